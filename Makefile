@@ -1,0 +1,79 @@
+# acmed: plain GNU make.  Variants: SANITIZE=1 (ASan+UBSan), CC=clang.
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+UNITDIR	?= /lib/systemd/system
+PKGS	 = libcurl openssl yaml-0.1 libsystemd sqlite3 jansson
+
+CC	?= cc
+CPPFLAGS += -D_GNU_SOURCE -iquote common -iquote config -iquote daemon
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wpointer-arith \
+	   -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
+	   -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings -Wundef \
+	   -Wimplicit-fallthrough -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	   -fPIE -MMD -MP
+LDFLAGS	+= -pie -Wl,-z,relro,-z,now
+LDLIBS	+= -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD	 = build/asan
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all -U_FORTIFY_SOURCE
+LDFLAGS	+= -fsanitize=address,undefined
+else
+BUILD	?= build/$(notdir $(CC))
+endif
+
+# pkg-config only once the dependency step has run (see deps).
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+COMMON	= common/b64.c common/clock.c common/crypto.c common/fs.c \
+	  common/json.c common/log.c
+CONFIG	= config/cfg.c
+DAEMON	= daemon/acme.c daemon/challenge.c daemon/hook.c daemon/http.c \
+	  daemon/jws.c daemon/notify.c daemon/renew.c daemon/sched.c \
+	  daemon/store.c
+LIBSRC	= $(COMMON) $(CONFIG) $(DAEMON)
+LIBOBJ	= $(LIBSRC:%.c=$(BUILD)/%.o)
+UNIT	= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+all: deps $(BUILD)/acmed
+	@ln -sf $(BUILD)/acmed acmed
+
+deps:
+	@bash contrib/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/acmed: $(LIBOBJ) $(BUILD)/daemon/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit-bins: $(UNIT:%=$(BUILD)/tests/%)
+
+check: all unit-bins
+	@bash tests/run.sh $(BUILD)
+
+check-unit: all unit-bins
+	@bash tests/run.sh $(BUILD) unit
+
+demo: all
+	@bash contrib/demo.sh $(BUILD)/acmed
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/acmed
+	install -m 0755 $(BUILD)/acmed $(DESTDIR)$(SBINDIR)/acmed
+	install -m 0644 systemd/acmed.service $(DESTDIR)$(UNITDIR)/acmed.service
+
+clean:
+	rm -rf build acmed
+
+.PHONY: all deps check check-unit unit-bins demo install clean
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,746 @@
+#include "cfg.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "crypto.h"
+#include "fs.h"
+
+enum field_type {
+	F_STR,
+	F_STRLIST,
+	F_MAP, /* nested mapping whose keys fill the same struct */
+};
+
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t off;  /* F_STR: char *; F_STRLIST: char ** then size_t count */
+	size_t noff; /* F_STRLIST: offset of the count */
+	const struct field *sub;
+	bool required;
+};
+
+#define STR(k, s, m, req) {k, F_STR, offsetof(s, m), 0, NULL, req}
+#define LIST(k, s, m, n, req) \
+	{k, F_STRLIST, offsetof(s, m), offsetof(s, n), NULL, req}
+
+static const struct field ca_fields[] = {
+    STR("name", struct cfg_ca, name, true),
+    STR("directory", struct cfg_ca, directory, true),
+    LIST("contact", struct cfg_ca, contact, ncontact, false),
+    STR("ca_bundle", struct cfg_ca, ca_bundle, false),
+    {NULL, F_STR, 0, 0, NULL, false},
+};
+
+static const struct field challenge_fields[] = {
+    STR("type", struct cfg_cert, challenge_type, true),
+    STR("listen", struct cfg_cert, http_listen, false),
+    STR("webroot", struct cfg_cert, webroot, false),
+    {NULL, F_STR, 0, 0, NULL, false},
+};
+
+static const struct field cert_fields[] = {
+    STR("name", struct cfg_cert, name, true),
+    LIST("domains", struct cfg_cert, domains, ndomains, true),
+    STR("ca", struct cfg_cert, ca_name, false),
+    STR("profile", struct cfg_cert, profile, false),
+    STR("profile_mode", struct cfg_cert, profile_mode_text, false),
+    STR("key", struct cfg_cert, key_text, false),
+    {"challenge", F_MAP, 0, 0, challenge_fields, true},
+    STR("output", struct cfg_cert, output, true),
+    LIST("reload", struct cfg_cert, reload, nreload, false),
+    {NULL, F_STR, 0, 0, NULL, false},
+};
+
+struct parse {
+	const char *file;
+	yaml_document_t *doc;
+	struct cfg *cfg;
+	struct cfg_diag *diag;
+	int oom;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+diag_add(struct cfg_diag *d, const char *file, const yaml_mark_t *m,
+    const char *fmt, ...)
+{
+	char msg[512], *line, **grown;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (m != NULL)
+		n = snprintf(NULL, 0, "%s:%zu:%zu: %s", file, m->line + 1, m->column + 1, msg);
+	else
+		n = snprintf(NULL, 0, "%s: %s", file, msg);
+	if (n < 0 || (line = malloc((size_t)n + 1)) == NULL)
+		return;
+	if (m != NULL)
+		snprintf(line, (size_t)n + 1, "%s:%zu:%zu: %s", file, m->line + 1, m->column + 1, msg);
+	else
+		snprintf(line, (size_t)n + 1, "%s: %s", file, msg);
+	if ((grown = realloc(d->msgs, (d->nmsgs + 1) * sizeof(char *))) == NULL) {
+		free(line);
+		return;
+	}
+	d->msgs = grown;
+	d->msgs[d->nmsgs++] = line;
+}
+
+static const char *
+scalar(yaml_node_t *n)
+{
+	if (n == NULL || n->type != YAML_SCALAR_NODE)
+		return NULL;
+	return (const char *)n->data.scalar.value;
+}
+
+static int
+set_str(struct parse *p, yaml_node_t *val, const char *key, char **dst)
+{
+	const char *s = scalar(val);
+
+	if (s == NULL) {
+		diag_add(p->diag, p->file, &val->start_mark, "\"%s\" must be a string", key);
+		return -EINVAL;
+	}
+	if (strlen(s) != val->data.scalar.length) {
+		diag_add(p->diag, p->file, &val->start_mark, "\"%s\" contains a NUL byte", key);
+		return -EINVAL;
+	}
+	if ((*dst = strdup(s)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+set_list(struct parse *p, yaml_node_t *val, const char *key, char ***dst,
+    size_t *ndst)
+{
+	yaml_node_item_t *it;
+	size_t n, i = 0;
+	char **v;
+	int r;
+
+	if (val->type != YAML_SEQUENCE_NODE) {
+		diag_add(p->diag, p->file, &val->start_mark, "\"%s\" must be a list", key);
+		return -EINVAL;
+	}
+	n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if ((v = calloc(n + 1, sizeof(char *))) == NULL)
+		return -ENOMEM;
+	*dst = v;
+	for (it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++) {
+		if ((r = set_str(p, yaml_document_get_node(p->doc, *it), key, &v[i])) < 0)
+			return r;
+		*ndst = ++i;
+	}
+	return 0;
+}
+
+static int parse_map(struct parse *p, yaml_node_t *map, const struct field *fields,
+    void *obj, const char *what);
+
+static int
+parse_field(struct parse *p, const struct field *f, yaml_node_t *val, void *obj)
+{
+	char *base = obj;
+
+	switch (f->type) {
+	case F_STR:
+		return set_str(p, val, f->key, (char **)(void *)(base + f->off));
+	case F_STRLIST:
+		return set_list(p, val, f->key, (char ***)(void *)(base + f->off),
+		    (size_t *)(void *)(base + f->noff));
+	case F_MAP:
+		return parse_map(p, val, f->sub, obj, f->key);
+	}
+	return -EINVAL;
+}
+
+/*
+ * Fill "obj" from a mapping using a key table: unknown, duplicate and
+ * missing required keys are errors with the position of the offending node.
+ */
+static int
+parse_map(struct parse *p, yaml_node_t *map, const struct field *fields,
+    void *obj, const char *what)
+{
+	bool seen[16] = {false};
+	yaml_node_pair_t *pair;
+	size_t i;
+	int r = 0, e;
+
+	if (map->type != YAML_MAPPING_NODE) {
+		diag_add(p->diag, p->file, &map->start_mark, "%s must be a mapping", what);
+		return -EINVAL;
+	}
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
+		const char *key = scalar(k);
+
+		for (i = 0; key != NULL && fields[i].key != NULL; i++)
+			if (strcmp(fields[i].key, key) == 0)
+				break;
+		if (key == NULL || fields[i].key == NULL) {
+			diag_add(p->diag, p->file, &k->start_mark, "unknown key \"%s\" in %s", key != NULL ? key : "?", what);
+			r = -EINVAL;
+			continue;
+		}
+		if (seen[i]) {
+			diag_add(p->diag, p->file, &k->start_mark, "duplicate key \"%s\" in %s", key, what);
+			r = -EINVAL;
+			continue;
+		}
+		seen[i] = true;
+		if ((e = parse_field(p, &fields[i], v, obj)) == -ENOMEM)
+			return e;
+		if (e < 0)
+			r = e;
+	}
+	for (i = 0; fields[i].key != NULL; i++)
+		if (fields[i].required && !seen[i]) {
+			diag_add(p->diag, p->file, &map->start_mark, "%s is missing required key \"%s\"", what, fields[i].key);
+			r = -EINVAL;
+		}
+	return r;
+}
+
+static void *
+grow(void *arr, size_t n, size_t size)
+{
+	void *g = realloc(arr, (n + 1) * size);
+
+	if (g != NULL)
+		memset((char *)g + n * size, 0, size);
+	return g;
+}
+
+static int
+parse_list(struct parse *p, yaml_node_t *seq, bool is_ca)
+{
+	yaml_node_item_t *it;
+	int r = 0, e;
+
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		diag_add(p->diag, p->file, &seq->start_mark, "\"%s\" must be a list", is_ca ? "cas" : "certificates");
+		return -EINVAL;
+	}
+	for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(p->doc, *it);
+		struct cfg *c = p->cfg;
+		void *g;
+
+		if (is_ca) {
+			if ((g = grow(c->cas, c->ncas, sizeof(*c->cas))) == NULL)
+				return -ENOMEM;
+			c->cas = g;
+			c->cas[c->ncas].line = (unsigned)n->start_mark.line + 1;
+			if ((c->cas[c->ncas].file = strdup(p->file)) == NULL)
+				return -ENOMEM;
+			e = parse_map(p, n, ca_fields, &c->cas[c->ncas++], "a CA");
+		} else {
+			if ((g = grow(c->certs, c->ncerts, sizeof(*c->certs))) == NULL)
+				return -ENOMEM;
+			c->certs = g;
+			c->certs[c->ncerts].line = (unsigned)n->start_mark.line + 1;
+			if ((c->certs[c->ncerts].file = strdup(p->file)) == NULL)
+				return -ENOMEM;
+			e = parse_map(p, n, cert_fields, &c->certs[c->ncerts++], "a certificate");
+		}
+		if (e == -ENOMEM)
+			return e;
+		if (e < 0)
+			r = e;
+	}
+	return r;
+}
+
+static int
+parse_root(struct parse *p, yaml_node_t *root)
+{
+	yaml_node_pair_t *pair;
+	int r = 0, e;
+
+	if (root == NULL) /* an empty file is fine */
+		return 0;
+	if (root->type != YAML_MAPPING_NODE) {
+		diag_add(p->diag, p->file, &root->start_mark, "top level must be a mapping with \"cas\" and \"certificates\"");
+		return -EINVAL;
+	}
+	for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
+		const char *key = scalar(k);
+
+		if (key != NULL && strcmp(key, "cas") == 0)
+			e = parse_list(p, v, true);
+		else if (key != NULL && strcmp(key, "certificates") == 0)
+			e = parse_list(p, v, false);
+		else {
+			diag_add(p->diag, p->file, &k->start_mark, "unknown top-level key \"%s\" (expected \"cas\" or \"certificates\")", key != NULL ? key : "?");
+			e = -EINVAL;
+		}
+		if (e == -ENOMEM)
+			return e;
+		if (e < 0)
+			r = e;
+	}
+	return r;
+}
+
+static int
+parse_file(const char *path, struct cfg *cfg, struct cfg_diag *diag)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct parse p = {.file = path, .doc = &doc, .cfg = cfg, .diag = diag};
+	char *text;
+	size_t len;
+	int r;
+
+	if ((r = fs_read_file(path, CFG_FILE_MAX, &text, &len)) < 0) {
+		diag_add(diag, path, NULL, "cannot read: %s", strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		free(text);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_mark_t m = parser.problem_mark;
+
+		diag_add(diag, path, &m, "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown", parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		free(text);
+		return -EINVAL;
+	}
+	r = parse_root(&p, yaml_document_get_root_node(&doc));
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	free(text);
+	return r;
+}
+
+bool
+cfg_is_ip(const char *name)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+/* RFC 1035 / 5890 preferred name syntax, with an optional "*." prefix. */
+static int
+check_dns_name(const char *name, const char **why)
+{
+	const char *label = name, *p;
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 253) {
+		*why = "name must have 1 to 253 characters";
+		return -EINVAL;
+	}
+	if (strncmp(name, "*.", 2) == 0)
+		label = name + 2;
+	for (p = label;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label || p - label > 63) {
+				*why = "each label must have 1 to 63 characters";
+				return -EINVAL;
+			}
+			if (label[0] == '-' || p[-1] == '-') {
+				*why = "a label may not start or end with '-'";
+				return -EINVAL;
+			}
+			if (*p == '\0')
+				break;
+			label = p + 1;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+			*why = "names may hold only letters, digits, '-' and '.' (and a leading \"*.\")";
+			return -EINVAL;
+		}
+	}
+	if (strchr(name, '.') == NULL) {
+		*why = "name must have at least two labels";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+cfg_normalise_identifier(char *name, const char **why)
+{
+	unsigned char buf[16];
+	char *p;
+	size_t len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		name[--len] = '\0';
+	for (p = name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (inet_pton(AF_INET, name, buf) == 1)
+		return 0;
+	if (inet_pton(AF_INET6, name, buf) == 1) {
+		/* RFC 8738 section 3: IPv6 in RFC 5952 canonical text form. */
+		char canon[INET6_ADDRSTRLEN];
+
+		if (inet_ntop(AF_INET6, buf, canon, sizeof(canon)) == NULL || strlen(canon) > len) {
+			*why = "cannot canonicalise IPv6 address";
+			return -EINVAL;
+		}
+		strcpy(name, canon);
+		return 0;
+	}
+	return check_dns_name(name, why);
+}
+
+static bool
+valid_cert_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64 || *s == '.' || *s == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			(*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* Position of an object for validation messages (no column known). */
+#define AT(o) (o)->file, (o)->line
+
+static void __attribute__((format(printf, 4, 5)))
+vdiag(struct cfg_diag *d, const char *file, unsigned line, const char *fmt, ...)
+{
+	yaml_mark_t m = {.line = line - 1, .column = 0};
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_add(d, file, &m, "%s", msg);
+}
+
+static int
+validate_ca(struct cfg *c, size_t i, struct cfg_diag *d)
+{
+	struct cfg_ca *ca = &c->cas[i];
+	int r = 0;
+	size_t j;
+
+	if (!valid_cert_name(ca->name)) {
+		vdiag(d, AT(ca), "CA name \"%s\" must be 1-64 letters, digits, '-', '_' or '.'", ca->name);
+		r = -EINVAL;
+	}
+	if (strncmp(ca->directory, "https://", 8) != 0) {
+		vdiag(d, AT(ca), "CA \"%s\": directory must be an https:// URL", ca->name);
+		r = -EINVAL;
+	}
+	if (ca->ca_bundle != NULL && ca->ca_bundle[0] != '/') {
+		vdiag(d, AT(ca), "CA \"%s\": ca_bundle must be an absolute path", ca->name);
+		r = -EINVAL;
+	}
+	for (j = 0; j < ca->ncontact; j++)
+		if (strncmp(ca->contact[j], "mailto:", 7) != 0) {
+			vdiag(d, AT(ca), "CA \"%s\": contact \"%s\" must start with mailto:", ca->name, ca->contact[j]);
+			r = -EINVAL;
+		}
+	for (j = 0; j < i; j++)
+		if (strcmp(c->cas[j].name, ca->name) == 0) {
+			vdiag(d, AT(ca), "CA \"%s\" is already defined at %s:%u", ca->name, c->cas[j].file, c->cas[j].line);
+			r = -EINVAL;
+		}
+	return r;
+}
+
+static int
+validate_domains(struct cfg_cert *ce, struct cfg_diag *d)
+{
+	const char *why;
+	size_t j, k;
+	int r = 0;
+
+	if (ce->ndomains == 0 || ce->ndomains > CFG_NAMES_MAX) {
+		vdiag(d, AT(ce), "certificate \"%s\": domains must list 1 to %d names", ce->name, CFG_NAMES_MAX);
+		return -EINVAL;
+	}
+	for (j = 0; j < ce->ndomains; j++) {
+		if (cfg_normalise_identifier(ce->domains[j], &why) < 0) {
+			vdiag(d, AT(ce), "certificate \"%s\": \"%s\": %s", ce->name, ce->domains[j], why);
+			r = -EINVAL;
+			continue;
+		}
+		if (ce->domains[j][0] == '*' && strcmp(ce->challenge_type, "dns-01") != 0) {
+			vdiag(d, AT(ce), "certificate \"%s\": wildcard \"%s\" needs the dns-01 challenge", ce->name, ce->domains[j]);
+			r = -EINVAL;
+		}
+		for (k = 0; k < j; k++)
+			if (strcmp(ce->domains[k], ce->domains[j]) == 0) {
+				vdiag(d, AT(ce), "certificate \"%s\": \"%s\" is listed twice", ce->name, ce->domains[j]);
+				r = -EINVAL;
+			}
+	}
+	return r;
+}
+
+static int
+validate_challenge(struct cfg_cert *ce, struct cfg_diag *d)
+{
+	const char *colon;
+
+	if (strcmp(ce->challenge_type, "http-01") != 0) {
+		vdiag(d, AT(ce), "certificate \"%s\": challenge type \"%s\" is not supported (supported: http-01)", ce->name, ce->challenge_type);
+		return -EINVAL;
+	}
+	if (ce->http_listen == NULL && ce->webroot == NULL) {
+		vdiag(d, AT(ce), "certificate \"%s\": http-01 needs \"listen\" (built-in responder) or \"webroot\"", ce->name);
+		return -EINVAL;
+	}
+	if (ce->webroot != NULL && ce->webroot[0] != '/') {
+		vdiag(d, AT(ce), "certificate \"%s\": webroot must be an absolute path", ce->name);
+		return -EINVAL;
+	}
+	if (ce->http_listen != NULL) {
+		colon = strrchr(ce->http_listen, ':');
+		if (colon == NULL || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 || strlen(colon + 1) > 5) {
+			vdiag(d, AT(ce), "certificate \"%s\": listen \"%s\" must be ADDRESS:PORT", ce->name, ce->http_listen);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
+{
+	struct cfg_cert *ce = &c->certs[i];
+	int r = 0;
+	size_t j;
+
+	if (!valid_cert_name(ce->name)) {
+		vdiag(d, AT(ce), "certificate name \"%s\" must be 1-64 letters, digits, '-', '_' or '.'", ce->name);
+		r = -EINVAL;
+	}
+	for (j = 0; j < i; j++)
+		if (strcmp(c->certs[j].name, ce->name) == 0) {
+			vdiag(d, AT(ce), "certificate \"%s\" is already defined at %s:%u", ce->name, c->certs[j].file, c->certs[j].line);
+			r = -EINVAL;
+		}
+	if (validate_challenge(ce, d) < 0 || validate_domains(ce, d) < 0)
+		r = -EINVAL;
+	if (ce->ca_name == NULL && c->ncas == 1)
+		ce->ca = &c->cas[0];
+	else if (ce->ca_name == NULL || (ce->ca = cfg_find_ca(c, ce->ca_name)) == NULL) {
+		vdiag(d, AT(ce), "certificate \"%s\": %s", ce->name, ce->ca_name == NULL ? "several CAs are defined; say which with \"ca\"" : "no CA of that name is defined");
+		r = -EINVAL;
+	}
+	ce->profile_mode = CFG_PROFILE_REQUIRED;
+	if (ce->profile_mode_text != NULL) {
+		if (strcmp(ce->profile_mode_text, "preferred") == 0)
+			ce->profile_mode = CFG_PROFILE_PREFERRED;
+		else if (strcmp(ce->profile_mode_text, "required") != 0) {
+			vdiag(d, AT(ce), "certificate \"%s\": profile_mode must be \"required\" or \"preferred\"", ce->name);
+			r = -EINVAL;
+		}
+	}
+	if (ce->profile != NULL && ce->profile[0] == '\0') {
+		vdiag(d, AT(ce), "certificate \"%s\": profile must not be empty (leave it out to ask for none)", ce->name);
+		r = -EINVAL;
+	}
+	ce->key_type = KEY_EC_P256;
+	if (ce->key_text != NULL && (ce->key_type = key_type_from_name(ce->key_text)) < 0) {
+		vdiag(d, AT(ce), "certificate \"%s\": key \"%s\" is not one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096", ce->name, ce->key_text);
+		r = -EINVAL;
+	}
+	if (ce->output[0] != '/') {
+		vdiag(d, AT(ce), "certificate \"%s\": output must be an absolute path", ce->name);
+		r = -EINVAL;
+	}
+	if (ce->reload != NULL && (ce->nreload == 0 || ce->reload[0][0] != '/')) {
+		vdiag(d, AT(ce), "certificate \"%s\": reload must be a list whose first item is an absolute program path", ce->name);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+static int
+validate(struct cfg *c, struct cfg_diag *d)
+{
+	int r = 0;
+	size_t i;
+
+	for (i = 0; i < c->ncas; i++)
+		if (validate_ca(c, i, d) < 0)
+			r = -EINVAL;
+	for (i = 0; i < c->ncerts; i++)
+		if (validate_cert(c, i, d) < 0)
+			r = -EINVAL;
+	return r;
+}
+
+int
+cfg_load_files(char *const *paths, size_t npaths, struct cfg **ret,
+    struct cfg_diag *diag)
+{
+	struct cfg *c;
+	int r = 0, e;
+	size_t i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < npaths; i++) {
+		if ((e = parse_file(paths[i], c, diag)) == -ENOMEM) {
+			cfg_free(c);
+			return e;
+		}
+		if (e < 0)
+			r = e;
+	}
+	/* Validate only what parsed: half-filled objects give noise. */
+	if (r == 0)
+		r = validate(c, diag);
+	if (r < 0) {
+		cfg_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag)
+{
+	char **paths = NULL, **g;
+	size_t n = 0, i;
+	struct dirent *de;
+	DIR *dp;
+	int r = -ENOMEM;
+
+	if ((dp = opendir(dir)) == NULL) {
+		diag_add(diag, dir, NULL, "cannot open configuration directory: %s", strerror(errno));
+		return -EINVAL;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || de->d_name[0] == '.' || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		if ((g = realloc(paths, (n + 1) * sizeof(char *))) == NULL)
+			goto out;
+		paths = g;
+		if ((paths[n] = malloc(strlen(dir) + len + 2)) == NULL)
+			goto out;
+		sprintf(paths[n++], "%s/%s", dir, de->d_name);
+	}
+	qsort(paths, n, sizeof(char *), cmp_str);
+	r = cfg_load_files(paths, n, ret, diag);
+out:
+	closedir(dp);
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return r;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->ncas; i++) {
+		struct cfg_ca *ca = &c->cas[i];
+
+		free(ca->name);
+		free(ca->directory);
+		free_list(ca->contact, ca->ncontact);
+		free(ca->ca_bundle);
+		free(ca->file);
+	}
+	for (i = 0; i < c->ncerts; i++) {
+		struct cfg_cert *ce = &c->certs[i];
+
+		free(ce->name);
+		free_list(ce->domains, ce->ndomains);
+		free(ce->ca_name);
+		free(ce->profile);
+		free(ce->profile_mode_text);
+		free(ce->key_text);
+		free(ce->challenge_type);
+		free(ce->http_listen);
+		free(ce->webroot);
+		free(ce->output);
+		free_list(ce->reload, ce->nreload);
+		free(ce->file);
+	}
+	free(c->cas);
+	free(c->certs);
+	free(c);
+}
+
+void
+cfg_diag_fini(struct cfg_diag *d)
+{
+	free_list(d->msgs, d->nmsgs);
+	d->msgs = NULL;
+	d->nmsgs = 0;
+}
+
+const struct cfg_cert *
+cfg_find_cert(const struct cfg *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncerts; i++)
+		if (strcmp(c->certs[i].name, name) == 0)
+			return &c->certs[i];
+	return NULL;
+}
+
+const struct cfg_ca *
+cfg_find_ca(const struct cfg *c, const char *name_or_url)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncas; i++)
+		if (strcmp(c->cas[i].name, name_or_url) == 0 ||
+		    strcmp(c->cas[i].directory, name_or_url) == 0)
+			return &c->cas[i];
+	return NULL;
+}

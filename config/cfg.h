@@ -1,0 +1,87 @@
+/*
+ * Configuration: every *.yaml file of a directory, loaded with libyaml into
+ * an immutable struct cfg.  Parsing (keys, types) and validation (names,
+ * references, paths) are separate passes; every problem is reported as
+ * "file:line:col: message" in a struct cfg_diag, all of them, not just
+ * the first.  Nothing here logs.
+ */
+#ifndef ACMED_CFG_H
+#define ACMED_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CFG_FILE_MAX (1024 * 1024)
+#define CFG_NAMES_MAX 100
+
+struct cfg_ca {
+	char *name;
+	char *directory;
+	char **contact;
+	size_t ncontact;
+	char *ca_bundle; /* NULL: the system trust store */
+	char *file;
+	unsigned line;
+};
+
+enum cfg_profile_mode {
+	CFG_PROFILE_REQUIRED,
+	CFG_PROFILE_PREFERRED,
+};
+
+struct cfg_cert {
+	char *name;
+	char **domains; /* normalised: lower case, no trailing dot */
+	size_t ndomains;
+	char *ca_name;
+	const struct cfg_ca *ca;
+	char *profile; /* NULL: ask for none */
+	char *profile_mode_text;
+	enum cfg_profile_mode profile_mode;
+	char *key_text;
+	int key_type; /* enum key_type */
+	char *challenge_type;
+	char *http_listen; /* "addr:port" of the built-in responder, or NULL */
+	char *webroot;     /* directory holding .well-known/acme-challenge */
+	char *output;      /* directory for privkey.pem, cert.pem, ... */
+	char **reload;     /* argv of the reload hook, or NULL */
+	size_t nreload;
+	char *file;
+	unsigned line;
+};
+
+struct cfg {
+	struct cfg_ca *cas;
+	size_t ncas;
+	struct cfg_cert *certs;
+	size_t ncerts;
+};
+
+struct cfg_diag {
+	char **msgs;
+	size_t nmsgs;
+};
+
+/*
+ * Load every *.yaml file in "dir" (sorted by name).  Returns 0 and the
+ * config in "ret", or -EINVAL with every problem in "diag" (which the
+ * caller clears with cfg_diag_fini()), or -ENOMEM.
+ */
+int cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag);
+/* Load one file (used by cfg_load_dir and by tests). */
+int cfg_load_files(char *const *paths, size_t npaths, struct cfg **ret,
+    struct cfg_diag *diag);
+void cfg_free(struct cfg *c);
+void cfg_diag_fini(struct cfg_diag *d);
+
+const struct cfg_cert *cfg_find_cert(const struct cfg *c, const char *name);
+const struct cfg_ca *cfg_find_ca(const struct cfg *c, const char *name_or_url);
+
+/*
+ * Normalise a DNS name or IP literal in place (lower case, no trailing
+ * dot) and check it.  Returns 0, or -EINVAL with a reason in "why".
+ */
+int cfg_normalise_identifier(char *name, const char **why);
+bool cfg_is_ip(const char *name);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * RFC 8555 client: directory, nonces, account, orders, authorizations,
+ * challenges, finalize and download.  Knows no files or database: a
+ * challenge is handed to the caller's solver, and results come back as
+ * values.  Every URL the server gives us must be https on the directory's
+ * origin.  Failures are logged once, prefixed with the subject set by
+ * acme_set_subject(), and summarised in acme_last_error().
+ *
+ * Return values: 0; -EAGAIN transient (network, 5xx, rateLimited; see
+ * acme_retry_after()); -EPROTO the server broke the protocol; -EACCES the
+ * CA refused (4xx problem); -ETIMEDOUT polling gave up; -ENOMEM.
+ */
+#ifndef ACMED_ACME_H
+#define ACMED_ACME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct acme;
+struct key;
+
+enum acme_status {
+	ACME_PENDING,
+	ACME_READY,
+	ACME_PROCESSING,
+	ACME_VALID,
+	ACME_INVALID,
+	ACME_EXPIRED,
+	ACME_DEACTIVATED,
+	ACME_REVOKED,
+	ACME_UNKNOWN,
+};
+
+struct acme_order {
+	char *url;
+	enum acme_status status;
+	char **authzs;
+	size_t nauthzs;
+	char *finalize;
+	char *certificate;
+	char *profile; /* as the server reports it, or NULL */
+};
+
+/* Presents and withdraws challenge responses for the order driver. */
+struct acme_solver {
+	const char *type; /* "http-01" */
+	int (*present)(void *arg, const char *identifier, const char *token,
+	    const char *key_authorization);
+	void (*cleanup)(void *arg, const char *token);
+	void *arg;
+};
+
+int acme_new(const char *directory_url, const char *ca_bundle,
+    struct acme **ret);
+void acme_free(struct acme *a);
+void acme_set_subject(struct acme *a, const char *subject);
+const char *acme_last_error(const struct acme *a);
+/* Seconds the server asked us to wait with the last failure, or 0. */
+long acme_retry_after(const struct acme *a);
+/* Number of HTTP requests sent so far. */
+unsigned long acme_requests(const struct acme *a);
+
+int acme_load_directory(struct acme *a);
+/* Profiles from meta.profiles: count, and name/description by index. */
+bool acme_has_profiles(const struct acme *a);
+size_t acme_nprofiles(const struct acme *a);
+const char *acme_profile_name(const struct acme *a, size_t i);
+const char *acme_profile_description(const struct acme *a, size_t i);
+bool acme_profile_offered(const struct acme *a, const char *name);
+
+/*
+ * Find or create the account for "k" (which must outlive "a").  With
+ * "known_url" we first ask for the existing account only.  The account
+ * URL is then available from acme_account_url().
+ */
+int acme_account(struct acme *a, const struct key *k, char *const *contact,
+    size_t ncontact, const char *known_url);
+const char *acme_account_url(const struct acme *a);
+
+int acme_order_new(struct acme *a, char *const *names, size_t nnames,
+    const char *profile, struct acme_order **ret);
+int acme_order_authorize(struct acme *a, struct acme_order *o,
+    const struct acme_solver *solver);
+int acme_order_finalize(struct acme *a, struct acme_order *o,
+    const unsigned char *csr, size_t csr_len);
+int acme_download(struct acme *a, const struct acme_order *o, char **ret,
+    size_t *ret_len);
+void acme_order_free(struct acme_order *o);
+
+enum acme_status acme_status_from_string(const char *s);
+
+#endif

@@ -1,0 +1,229 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+#define HTTP_TIMEOUT_S 30L
+#define HTTP_CONNECT_TIMEOUT_S 10L
+#define USER_AGENT "acmed/0.1"
+
+struct http {
+	CURL *curl;
+	char *ca_bundle;
+};
+
+struct sink {
+	struct http_resp *resp;
+	size_t cap_hit;
+};
+
+int
+http_new(const char *ca_bundle, struct http **ret)
+{
+	static int global_done;
+	struct http *h;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -ENOMEM;
+		global_done = 1;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	if ((h->curl = curl_easy_init()) == NULL ||
+	    (ca_bundle != NULL && (h->ca_bundle = strdup(ca_bundle)) == NULL)) {
+		http_free(h);
+		return -ENOMEM;
+	}
+	*ret = h;
+	return 0;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	free(h->ca_bundle);
+	free(h);
+}
+
+void
+http_resp_free(struct http_resp *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->content_type);
+	free(r->location);
+	free(r->replay_nonce);
+	free(r->retry_after);
+	for (i = 0; i < r->nlinks; i++)
+		free(r->links[i]);
+	free(r);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	struct http_resp *r = s->resp;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (r->body_len + n > HTTP_BODY_MAX) {
+		s->cap_hit = 1;
+		return 0; /* abort the transfer */
+	}
+	if ((grown = realloc(r->body, r->body_len + n + 1)) == NULL)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return n;
+}
+
+/* Keep a header value, trimmed; the last occurrence wins. */
+static int
+keep(char **dst, const char *v, size_t len)
+{
+	char *s;
+
+	while (len > 0 && isspace((unsigned char)*v)) {
+		v++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)v[len - 1]))
+		len--;
+	if ((s = strndup(v, len)) == NULL)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	struct http_resp *r = s->resp;
+	size_t n = size * nmemb, klen;
+	const char *colon;
+	int e = 0;
+
+	if (n > HTTP_HEADER_MAX) {
+		s->cap_hit = 1;
+		return 0;
+	}
+	/* A new status line (after 100 Continue) starts a fresh header set. */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		return n;
+	if ((colon = memchr(data, ':', n)) == NULL)
+		return n;
+	klen = (size_t)(colon - data);
+	colon++;
+#define IS(name) (klen == strlen(name) && strncasecmp(data, name, klen) == 0)
+	if (IS("Replay-Nonce"))
+		e = keep(&r->replay_nonce, colon, n - klen - 1);
+	else if (IS("Location"))
+		e = keep(&r->location, colon, n - klen - 1);
+	else if (IS("Content-Type"))
+		e = keep(&r->content_type, colon, n - klen - 1);
+	else if (IS("Retry-After"))
+		e = keep(&r->retry_after, colon, n - klen - 1);
+	else if (IS("Link") && r->nlinks < HTTP_LINKS_MAX) {
+		r->links[r->nlinks] = NULL;
+		if ((e = keep(&r->links[r->nlinks], colon, n - klen - 1)) == 0)
+			r->nlinks++;
+	}
+#undef IS
+	return e == 0 ? n : 0;
+}
+
+int
+http_request(struct http *h, const char *method, const char *url,
+    const char *content_type, const char *body, size_t body_len,
+    const char *accept, struct http_resp **ret)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	struct http_resp *resp;
+	struct sink sink = {0};
+	char line[256];
+	CURLcode cc;
+	CURL *c = h->curl;
+	int r = -ENOMEM;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return -EINVAL;
+	if ((resp = calloc(1, sizeof(*resp))) == NULL)
+		return -ENOMEM;
+	sink.resp = resp;
+	curl_easy_reset(c);
+	snprintf(line, sizeof(line), "Accept: %s", accept != NULL ? accept : "application/json");
+	if ((tmp = curl_slist_append(hdrs, line)) == NULL)
+		goto out;
+	hdrs = tmp;
+	if (content_type != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		if ((tmp = curl_slist_append(hdrs, line)) == NULL)
+			goto out;
+		hdrs = tmp;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_bundle != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	cc = curl_easy_perform(c);
+	if (sink.cap_hit || cc == CURLE_FILESIZE_EXCEEDED) {
+		log_err("%s: response exceeds the size cap (%d bytes body, %d bytes per header)", url, HTTP_BODY_MAX, HTTP_HEADER_MAX);
+		r = -E2BIG;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		log_err("%s: %s", url, curl_easy_strerror(cc));
+		r = -EAGAIN;
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (resp->body == NULL && (resp->body = strdup("")) == NULL)
+		goto out;
+	*ret = resp;
+	resp = NULL;
+	r = 0;
+out:
+	curl_slist_free_all(hdrs);
+	http_resp_free(resp);
+	return r;
+}

@@ -1,0 +1,23 @@
+/* JSON Web Signatures for ACME (RFC 8555 section 6.2, RFC 7515, RFC 7638). */
+#ifndef ACMED_JWS_H
+#define ACMED_JWS_H
+
+#include <stddef.h>
+
+struct key;
+
+/*
+ * Build a flattened JWS over "payload" ("" for POST-as-GET).  The
+ * protected header carries alg, nonce, url and either "kid" (when non-NULL)
+ * or the key's "jwk".  On success the JSON text goes to "ret" (caller frees).
+ */
+int jws_sign(const struct key *k, const char *kid, const char *nonce,
+    const char *url, const char *payload, char **ret);
+
+/* base64url(SHA-256(canonical JWK)) per RFC 7638. */
+int jws_thumbprint(const struct key *k, char **ret);
+
+/* keyAuthorization = token "." thumbprint (RFC 8555 section 8.1). */
+int jws_key_authorization(const struct key *k, const char *token, char **ret);
+
+#endif

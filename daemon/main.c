@@ -1,0 +1,458 @@
+/*
+ * acmed: keeps TLS certificates valid.  Commands:
+ *   check            validate the configuration
+ *   run [--once]     the daemon (or a single pass)
+ *   renew ...        renew named, all or due certificates now
+ *   status           what is installed and when it renews
+ * "run" never talks to a CA itself: it execs "acmed renew --due" as a
+ * one-shot worker and schedules around it, so a crash or a hang in ACME,
+ * TLS or a hook stays in the worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "fs.h"
+#include "log.h"
+#include "notify.h"
+#include "renew.h"
+#include "store.h"
+
+#define EXIT_NOTHING 2
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+#define WORKER_RESPAWN_MIN_S 60
+#define IDLE_WAKE_MAX_S (24 * 3600)
+
+struct opts {
+	char *config_dir;
+	char *state_dir;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: acmed [--config-dir DIR] [--state-dir DIR] [-v] COMMAND\n"
+	    "\n"
+	    "commands:\n"
+	    "  check                   validate the configuration\n"
+	    "  run [--once]            run the daemon, or one renewal pass\n"
+	    "  renew [--force] NAME... renew these certificates if due (or now, with --force)\n"
+	    "  renew [--force] --all   the same for every certificate\n"
+	    "  status                  show each certificate and when it renews\n"
+	    "\n"
+	    "defaults: --config-dir /etc/acmed --state-dir /var/lib/acmed\n");
+}
+
+static int
+load_config(const struct opts *o, struct cfg **ret)
+{
+	struct cfg_diag d = {0};
+	size_t i;
+	int r;
+
+	r = cfg_load_dir(o->config_dir, ret, &d);
+	for (i = 0; i < d.nmsgs; i++)
+		log_err("%s", d.msgs[i]);
+	cfg_diag_fini(&d);
+	return r;
+}
+
+static int
+cmd_check(const struct opts *o)
+{
+	struct cfg *c;
+
+	if (load_config(o, &c) < 0)
+		return EXIT_CONFIG;
+	printf("%s: %zu CA(s), %zu certificate(s): OK\n", o->config_dir, c->ncas, c->ncerts);
+	cfg_free(c);
+	return EXIT_SUCCESS;
+}
+
+static int
+open_state(const struct opts *o, struct store **ret)
+{
+	int r;
+
+	if ((r = fs_mkdir_p(o->state_dir, 0700)) < 0) {
+		log_err("cannot create state directory %s: %s", o->state_dir, strerror(-r));
+		return r;
+	}
+	return store_open(o->state_dir, ret);
+}
+
+/* One worker at a time per state directory. */
+static int
+lock_state(const struct opts *o)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/renew.lock", o->state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) < 0) {
+		log_err("cannot lock %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+cmd_renew(const struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"due", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct renew_result res;
+	struct store *st = NULL;
+	struct cfg *c = NULL;
+	bool force = false, all = false;
+	int ch, lockfd, rc = EXIT_FAILURE;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'f')
+			force = true;
+		else if (ch == 'a' || ch == 'd')
+			all = true;
+		else
+			return EXIT_USAGE;
+	}
+	if (all == (optind < argc)) {
+		fprintf(stderr, "acmed renew: name certificates, or give --all\n");
+		return EXIT_USAGE;
+	}
+	if (load_config(o, &c) < 0)
+		return EXIT_CONFIG;
+	if (open_state(o, &st) < 0)
+		goto out;
+	if ((lockfd = lock_state(o)) < 0)
+		goto out;
+	renew_pass(c, st, o->state_dir, all ? NULL : argv + optind, all ? 0 : (size_t)(argc - optind), force, &res);
+	close(lockfd);
+	log_info("pass done: %u renewed, %u not due, %u failed", res.renewed, res.skipped, res.failed);
+	rc = res.failed > 0 ? EXIT_FAILURE : res.renewed > 0 ? EXIT_SUCCESS : EXIT_NOTHING;
+out:
+	store_close(st);
+	cfg_free(c);
+	return rc;
+}
+
+static void
+print_status(const struct cfg_cert *c, struct store *st)
+{
+	struct store_cert *row = NULL;
+	const char *reason;
+	char t1[32], t2[32];
+	time_t due;
+	size_t i;
+
+	printf("%s\n  names:    ", c->name);
+	for (i = 0; i < c->ndomains; i++)
+		printf("%s%s", i ? ", " : "", c->domains[i]);
+	printf("\n  ca:       %s\n  profile:  ", c->ca->name);
+	if (store_cert_get(st, c->name, &row) < 0)
+		row = NULL;
+	printf("%s (asked), %s (issued)\n", c->profile != NULL ? c->profile : "-",
+	    row != NULL && row->profile_issued != NULL ? row->profile_issued : "-");
+	printf("  files:    %s/{privkey,cert,chain,fullchain}.pem\n", c->output);
+	if (row != NULL && row->serial != NULL)
+		printf("  serial:   %s\n  valid:    %s .. %s\n", row->serial,
+		    clock_format(row->not_before, t1, sizeof(t1)), clock_format(row->not_after, t2, sizeof(t2)));
+	else
+		printf("  serial:   (none issued yet)\n");
+	if (renew_due(c, st, &due, &reason) == 0)
+		printf("  renews:   %s (%s)\n", due <= clock_now() ? "now" : clock_format(due, t1, sizeof(t1)), reason);
+	if (row != NULL && row->last_error != NULL)
+		printf("  error:    %s at %s (%d failure(s) in a row)\n", row->last_error,
+		    clock_format(row->last_attempt, t1, sizeof(t1)), row->failures);
+	store_cert_free(row);
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+	struct store *st = NULL;
+	struct cfg *c = NULL;
+	size_t i;
+
+	if (load_config(o, &c) < 0)
+		return EXIT_CONFIG;
+	if (open_state(o, &st) < 0) {
+		cfg_free(c);
+		return EXIT_FAILURE;
+	}
+	for (i = 0; i < c->ncerts; i++)
+		print_status(&c->certs[i], st);
+	store_close(st);
+	cfg_free(c);
+	return EXIT_SUCCESS;
+}
+
+/* Start "acmed renew --due" with our directories; returns its pid. */
+static pid_t
+spawn_worker(const struct opts *o)
+{
+	char a0[] = "acmed", a1[] = "--config-dir", a3[] = "--state-dir",
+	     a5[] = "renew", a6[] = "--due";
+	char *argv[] = {a0, a1, o->config_dir, a3, o->state_dir, a5, a6, NULL};
+	extern char **environ;
+	sigset_t none;
+	pid_t pid;
+
+	if ((pid = fork()) < 0) {
+		log_err("cannot fork a renewal worker: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Earliest due time over all certificates; "now" if state is unreadable. */
+static time_t
+next_due(const struct cfg *c, struct store *st, size_t *ret_due_now)
+{
+	time_t now = clock_now(), best = now + IDLE_WAKE_MAX_S, due;
+	const char *reason;
+	size_t i;
+
+	*ret_due_now = 0;
+	for (i = 0; i < c->ncerts; i++) {
+		if (renew_due(&c->certs[i], st, &due, &reason) < 0)
+			due = now;
+		if (due <= now)
+			(*ret_due_now)++;
+		if (due < best)
+			best = due;
+	}
+	return best;
+}
+
+struct daemon {
+	const struct opts *o;
+	struct cfg *cfg;
+	struct store *st;
+	pid_t worker;
+	time_t last_spawn;
+	bool once;
+	int worker_status;
+};
+
+static void
+reload(struct daemon *d)
+{
+	struct cfg *fresh;
+
+	notify_reloading();
+	if (load_config(d->o, &fresh) < 0) {
+		log_err("configuration reload failed; keeping the running configuration");
+	} else {
+		cfg_free(d->cfg);
+		d->cfg = fresh;
+		log_notice("configuration reloaded: %zu certificate(s)", fresh->ncerts);
+	}
+	notify_ready();
+}
+
+static void
+reap(struct daemon *d)
+{
+	int st;
+
+	if (d->worker <= 0 || waitpid(d->worker, &st, WNOHANG) != d->worker)
+		return;
+	d->worker = 0;
+	d->worker_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (d->worker_status != 0 && d->worker_status != EXIT_NOTHING)
+		log_warn("renewal worker exited with status %d", d->worker_status);
+}
+
+/* Wait for signals until "deadline" (or forever with a running worker). */
+static int
+wait_events(struct daemon *d, int sfd, time_t deadline)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+	long ms = -1;
+	time_t now = clock_now();
+
+	if (d->worker <= 0)
+		ms = deadline > now ? (long)(deadline - now) * 1000L : 0;
+	if (ms > INT_MAX)
+		ms = INT_MAX;
+	if (poll(&pfd, 1, (int)ms) <= 0)
+		return 0;
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	switch (si.ssi_signo) {
+	case SIGTERM:
+	case SIGINT:
+		return 1;
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGCHLD:
+		reap(d);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+daemon_loop(struct daemon *d, int sfd)
+{
+	size_t ndue;
+	time_t due;
+
+	for (;;) {
+		if (d->once && d->last_spawn != 0 && d->worker <= 0)
+			return d->worker_status == 0 || d->worker_status == EXIT_NOTHING ? EXIT_SUCCESS : EXIT_FAILURE;
+		due = next_due(d->cfg, d->st, &ndue);
+		if (d->worker <= 0 && ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
+			d->last_spawn = clock_now();
+			if ((d->worker = spawn_worker(d->o)) < 0)
+				d->worker_status = EXIT_FAILURE;
+			continue;
+		}
+		if (d->worker <= 0 && ndue > 0)
+			due = d->last_spawn + WORKER_RESPAWN_MIN_S;
+		if (d->once && d->worker <= 0)
+			return EXIT_SUCCESS; /* nothing due */
+		notify_status("%zu certificate(s), %zu due, worker %s", d->cfg->ncerts, ndue, d->worker > 0 ? "running" : "idle");
+		if (wait_events(d, sfd, due) == 1)
+			break;
+	}
+	notify_stopping();
+	if (d->worker > 0) {
+		log_notice("stopping: waiting for the renewal worker");
+		kill(d->worker, SIGTERM);
+		waitpid(d->worker, NULL, 0);
+	}
+	log_notice("stopped");
+	return EXIT_SUCCESS;
+}
+
+static int
+cmd_run(const struct opts *o, int argc, char **argv)
+{
+	struct daemon d = {.o = o};
+	sigset_t mask;
+	int sfd, rc;
+
+	d.once = argc > 1 && strcmp(argv[1], "--once") == 0;
+	if (argc > (d.once ? 2 : 1)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (load_config(o, &d.cfg) < 0)
+		return EXIT_CONFIG;
+	if (open_state(o, &d.st) < 0) {
+		cfg_free(d.cfg);
+		return EXIT_FAILURE;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		rc = EXIT_FAILURE;
+		goto out;
+	}
+	if (!d.once) {
+		log_notice("started: %zu certificate(s), state in %s", d.cfg->ncerts, o->state_dir);
+		notify_ready();
+	}
+	rc = daemon_loop(&d, sfd);
+	close(sfd);
+out:
+	store_close(d.st);
+	cfg_free(d.cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config-dir", required_argument, NULL, 'c'},
+	    {"state-dir", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static char default_config[] = "/etc/acmed", default_state[] = "/var/lib/acmed";
+	struct opts o = {default_config, default_state};
+	const char *cmd;
+	int ch;
+
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	log_init("acmed");
+	while ((ch = getopt_long(argc, argv, "+c:s:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o.config_dir = optarg;
+			break;
+		case 's':
+			o.state_dir = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(&o);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(&o, argc, argv);
+	if (strcmp(cmd, "renew") == 0)
+		return cmd_renew(&o, argc, argv);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(&o);
+	fprintf(stderr, "acmed: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

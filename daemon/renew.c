@@ -1,0 +1,593 @@
+#include "renew.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acme.h"
+#include "b64.h"
+#include "cfg.h"
+#include "challenge.h"
+#include "clock.h"
+#include "crypto.h"
+#include "fs.h"
+#include "hook.h"
+#include "log.h"
+#include "sched.h"
+#include "store.h"
+
+#define KEY_FILE_MAX (64 * 1024)
+#define SESSIONS_MAX 16
+#define RESPONDERS_MAX 16
+
+/* One ACME session per CA per pass: directory, nonces and account. */
+struct session {
+	const struct cfg_ca *ca;
+	struct acme *acme;
+	struct key *account_key;
+	int status; /* 0 ready, <0 setup failed */
+};
+
+struct pass {
+	const struct cfg *cfg;
+	struct store *st;
+	const char *state_dir;
+	struct session sessions[SESSIONS_MAX];
+	size_t nsessions;
+	struct http01 *responders[RESPONDERS_MAX];
+	size_t nresponders;
+};
+
+/* What the solver needs for one certificate. */
+struct solve {
+	struct http01 *responder;
+	const char *webroot;
+};
+
+static const char *const out_files[] = {"privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"};
+
+int
+renew_fingerprint(const struct cfg_cert *c, char **ret)
+{
+	unsigned char digest[32];
+	char *text = NULL, *grown;
+	size_t len = 0, i;
+
+	/* Canonical text of everything that makes a different certificate. */
+	for (i = 0; i < c->ndomains + 4; i++) {
+		const char *part = i == 0 ? c->ca->directory
+		    : i == 1 ? (c->profile != NULL ? c->profile : "")
+		    : i == 2 ? key_type_name((enum key_type)c->key_type)
+		    : i == 3 ? "names"
+			     : c->domains[i - 4];
+		size_t n = strlen(part);
+
+		if ((grown = realloc(text, len + n + 2)) == NULL) {
+			free(text);
+			return -ENOMEM;
+		}
+		text = grown;
+		memcpy(text + len, part, n);
+		len += n;
+		text[len++] = '\n';
+	}
+	crypto_sha256(text, len, digest);
+	free(text);
+	return b64url_encode(digest, 16, ret);
+}
+
+static bool
+files_present(const struct cfg_cert *c)
+{
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(out_files) / sizeof(out_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
+		if (access(path, F_OK) < 0)
+			return false;
+	}
+	return true;
+}
+
+int
+renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
+    const char **ret_reason)
+{
+	struct store_cert *row = NULL;
+	enum sched_reason why;
+	char *fp;
+	int r;
+
+	if ((r = renew_fingerprint(c, &fp)) < 0)
+		return r;
+	r = store_cert_get(st, c->name, &row);
+	if (r < 0 && r != -ENOENT) {
+		free(fp);
+		return r;
+	}
+	*ret_due = sched_due(row, fp, files_present(c), &why);
+	*ret_reason = sched_reason_name(why);
+	store_cert_free(row);
+	free(fp);
+	return 0;
+}
+
+/* Load the CA's account key, creating it (0600, under a lock) if missing. */
+static int
+account_key(const char *state_dir, const struct cfg_ca *ca, struct key **ret)
+{
+	char dir[4096], path[4200], lock[4200], *pem = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s/accounts", state_dir);
+	snprintf(path, sizeof(path), "%s/%s.key", dir, ca->name);
+	snprintf(lock, sizeof(lock), "%s/%s.lock", dir, ca->name);
+	if ((r = fs_mkdir_p(dir, 0700)) < 0) {
+		log_err("%s: cannot create %s: %s", ca->name, dir, strerror(-r));
+		return r;
+	}
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) < 0) {
+		r = -errno;
+		log_err("%s: cannot lock %s: %s", ca->name, lock, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	r = fs_read_file(path, KEY_FILE_MAX, &pem, &len);
+	if (r == 0) {
+		if ((r = crypto_key_from_pem(pem, len, ret)) < 0)
+			log_err("%s: account key %s is not a usable private key", ca->name, path);
+		crypto_secret_free(pem, len);
+	} else if (r == -ENOENT) {
+		struct key *k = NULL;
+
+		if ((r = crypto_key_generate(KEY_EC_P256, &k)) == 0 &&
+		    (r = crypto_key_to_pem(k, &pem, &len)) == 0) {
+			r = fs_write_atomic(path, pem, len, 0600);
+			crypto_secret_free(pem, len);
+		}
+		if (r < 0) {
+			log_err("%s: cannot create account key %s: %s", ca->name, path, strerror(-r));
+			crypto_key_free(k);
+		} else {
+			log_notice("%s: created account key %s", ca->name, path);
+			*ret = k;
+		}
+	} else {
+		log_err("%s: cannot read account key %s: %s", ca->name, path, strerror(-r));
+	}
+	close(fd); /* releases the lock */
+	return r;
+}
+
+static int
+session_setup(struct pass *p, struct session *s)
+{
+	char *known = NULL;
+	int r;
+
+	if ((r = acme_new(s->ca->directory, s->ca->ca_bundle, &s->acme)) < 0)
+		return r;
+	acme_set_subject(s->acme, s->ca->name);
+	if ((r = acme_load_directory(s->acme)) < 0 ||
+	    (r = account_key(p->state_dir, s->ca, &s->account_key)) < 0)
+		return r;
+	r = store_account_get(p->st, s->ca->directory, &known);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	r = acme_account(s->acme, s->account_key, s->ca->contact, s->ca->ncontact, known);
+	free(known);
+	if (r < 0)
+		return r;
+	return store_account_put(p->st, s->ca->directory, acme_account_url(s->acme));
+}
+
+static struct session *
+session_get(struct pass *p, const struct cfg_ca *ca)
+{
+	struct session *s;
+	size_t i;
+
+	for (i = 0; i < p->nsessions; i++)
+		if (p->sessions[i].ca == ca)
+			return &p->sessions[i];
+	if (p->nsessions == SESSIONS_MAX)
+		return NULL;
+	s = &p->sessions[p->nsessions++];
+	s->ca = ca;
+	s->status = session_setup(p, s);
+	return s;
+}
+
+static struct http01 *
+responder_get(struct pass *p, const char *listen_addr)
+{
+	struct http01 *h;
+	size_t i;
+
+	for (i = 0; i < p->nresponders; i++)
+		if (strcmp(http01_address(p->responders[i]), listen_addr) == 0)
+			return p->responders[i];
+	if (p->nresponders == RESPONDERS_MAX || http01_start(listen_addr, &h) < 0)
+		return NULL;
+	p->responders[p->nresponders++] = h;
+	return h;
+}
+
+static int
+solve_present(void *arg, const char *identifier, const char *token,
+    const char *keyauth)
+{
+	struct solve *s = arg;
+	int r;
+
+	(void)identifier;
+	if (s->responder != NULL && (r = http01_add(s->responder, token, keyauth)) < 0)
+		return r;
+	if (s->webroot != NULL && (r = webroot_put(s->webroot, token, keyauth)) < 0)
+		return r;
+	return 0;
+}
+
+static void
+solve_cleanup(void *arg, const char *token)
+{
+	struct solve *s = arg;
+
+	if (s->responder != NULL)
+		http01_remove(s->responder, token);
+	if (s->webroot != NULL)
+		webroot_remove(s->webroot, token);
+}
+
+/*
+ * Decide what profile to send (RFC draft-ietf-acme-profiles; SPEC 1.5):
+ * none unless configured and offered; required + not offered fails.
+ */
+static int
+choose_profile(const struct cfg_cert *c, struct acme *a, const char **ret)
+{
+	char offered[512] = "";
+	size_t i, o = 0;
+
+	*ret = NULL;
+	if (c->profile == NULL)
+		return 0;
+	if (acme_profile_offered(a, c->profile)) {
+		*ret = c->profile;
+		return 0;
+	}
+	for (i = 0; i < acme_nprofiles(a) && o < sizeof(offered); i++)
+		o += (size_t)snprintf(offered + o, sizeof(offered) - o, "%s%s", i ? ", " : "", acme_profile_name(a, i));
+	if (c->profile_mode == CFG_PROFILE_PREFERRED) {
+		log_warn("%s: profile \"%s\" is not offered by %s (%s); ordering the CA's default", c->name, c->profile, c->ca->name,
+		    acme_nprofiles(a) ? offered : "the CA offers no profiles");
+		return 0;
+	}
+	log_err("%s: required profile \"%s\" is not offered by %s: %s%s", c->name, c->profile, c->ca->name,
+	    acme_nprofiles(a) ? "it offers " : "", acme_nprofiles(a) ? offered : "the CA offers no profiles");
+	return -EACCES;
+}
+
+/* The new certificate must name exactly the configured identifiers. */
+static int
+names_match(const struct cfg_cert *c, const struct cert_info *ci)
+{
+	size_t i, j;
+
+	if (ci->nnames != c->ndomains)
+		return 0;
+	for (i = 0; i < c->ndomains; i++) {
+		for (j = 0; j < ci->nnames; j++)
+			if (strcmp(c->domains[i], ci->names[j]) == 0)
+				break;
+		if (j == ci->nnames)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Install key and chain: stage all four files (the key 0600 from its first
+ * byte), then rename them into place and fsync the directory, so a crash
+ * leaves either the old set or files that are each complete.
+ */
+static int
+install(const struct cfg_cert *c, const char *key_pem, size_t key_len,
+    const struct cert_info *ci)
+{
+	const char *data[4] = {key_pem, ci->leaf_pem, ci->chain_pem, ci->fullchain_pem};
+	size_t lens[4] = {key_len, strlen(ci->leaf_pem), strlen(ci->chain_pem), strlen(ci->fullchain_pem)};
+	char *tmp[4] = {NULL, NULL, NULL, NULL}, path[4096];
+	size_t i;
+	int r;
+
+	if ((r = fs_mkdir_p(c->output, 0755)) < 0) {
+		log_err("%s: cannot create %s: %s", c->name, c->output, strerror(-r));
+		return r;
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
+		if ((r = fs_stage(path, data[i], lens[i], i == 0 ? 0600 : 0644, &tmp[i])) < 0) {
+			log_err("%s: cannot write %s: %s", c->name, path, strerror(-r));
+			goto out;
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
+		if ((r = fs_commit(tmp[i], path)) < 0) {
+			log_err("%s: cannot install %s: %s", c->name, path, strerror(-r));
+			goto out;
+		}
+		free(tmp[i]);
+		tmp[i] = NULL;
+	}
+	if ((r = fs_sync_dir(c->output)) < 0)
+		log_err("%s: cannot sync %s: %s", c->name, c->output, strerror(-r));
+out:
+	for (i = 0; i < 4; i++)
+		if (tmp[i] != NULL) {
+			unlink(tmp[i]);
+			free(tmp[i]);
+		}
+	return r;
+}
+
+static void
+run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci)
+{
+	char vars[9][4200], *env[10], names[4096] = "", na[32];
+	size_t i, o = 0;
+	int status;
+
+	if (c->reload == NULL)
+		return;
+	for (i = 0; i < c->ndomains && o < sizeof(names); i++)
+		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? " " : "", c->domains[i]);
+	snprintf(vars[0], sizeof(vars[0]), "ACMED_CERT_NAME=%s", c->name);
+	snprintf(vars[1], sizeof(vars[1]), "ACMED_DOMAINS=%s", names);
+	snprintf(vars[2], sizeof(vars[2]), "ACMED_OUTPUT_DIR=%s", c->output);
+	snprintf(vars[3], sizeof(vars[3]), "ACMED_KEY_FILE=%s/privkey.pem", c->output);
+	snprintf(vars[4], sizeof(vars[4]), "ACMED_CERT_FILE=%s/cert.pem", c->output);
+	snprintf(vars[5], sizeof(vars[5]), "ACMED_CHAIN_FILE=%s/chain.pem", c->output);
+	snprintf(vars[6], sizeof(vars[6]), "ACMED_FULLCHAIN_FILE=%s/fullchain.pem", c->output);
+	snprintf(vars[7], sizeof(vars[7]), "ACMED_SERIAL=%s", ci->serial_hex);
+	snprintf(vars[8], sizeof(vars[8]), "ACMED_NOT_AFTER=%s", clock_format(ci->not_after, na, sizeof(na)));
+	for (i = 0; i < 9; i++)
+		env[i] = vars[i];
+	env[9] = NULL;
+	(void)hook_run(c->name, c->reload, env, HOOK_TIMEOUT_S, &status);
+}
+
+/* Order, validate, finalize and download; verify before returning. */
+static int
+obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
+    struct key **ret_key, struct cert_info **ret_ci, char **ret_profile)
+{
+	struct solve solve = {.webroot = c->webroot};
+	struct acme_solver solver = {"http-01", solve_present, solve_cleanup, &solve};
+	struct acme_order *o = NULL;
+	struct cert_info *ci = NULL;
+	struct key *k = NULL;
+	unsigned char *csr = NULL;
+	char *pem = NULL, err[256];
+	const char *profile;
+	size_t csr_len, pem_len;
+	int r;
+
+	if ((r = choose_profile(c, a, &profile)) < 0)
+		return r;
+	if (c->http_listen != NULL && (solve.responder = responder_get(p, c->http_listen)) == NULL) {
+		log_err("%s: cannot start the http-01 responder on %s", c->name, c->http_listen);
+		return -EADDRINUSE;
+	}
+	if ((r = acme_order_new(a, c->domains, c->ndomains, profile, &o)) < 0 ||
+	    (r = acme_order_authorize(a, o, &solver)) < 0)
+		goto out;
+	if ((r = crypto_key_generate((enum key_type)c->key_type, &k)) < 0 ||
+	    (r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
+		goto out;
+	if ((r = acme_order_finalize(a, o, csr, csr_len)) < 0 ||
+	    (r = acme_download(a, o, &pem, &pem_len)) < 0)
+		goto out;
+	if ((r = crypto_chain_inspect(pem, pem_len, k, &ci, err, sizeof(err))) < 0) {
+		log_err("%s: refusing the new certificate: %s", c->name, err);
+		goto out;
+	}
+	if (!names_match(c, ci)) {
+		log_err("%s: refusing the new certificate: its names differ from the configuration", c->name);
+		r = -EPROTO;
+		goto out;
+	}
+	if (ci->not_after <= clock_now()) {
+		log_err("%s: refusing the new certificate: it has already expired", c->name);
+		r = -EPROTO;
+		goto out;
+	}
+	if (o->profile != NULL && (*ret_profile = strdup(o->profile)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_key = k;
+	*ret_ci = ci;
+	k = NULL;
+	ci = NULL;
+	r = 0;
+out:
+	cert_info_free(ci);
+	crypto_key_free(k);
+	free(csr);
+	free(pem);
+	acme_order_free(o);
+	return r;
+}
+
+static char *
+join_domains(const struct cfg_cert *c)
+{
+	size_t len = 1, i;
+	char *s;
+
+	for (i = 0; i < c->ndomains; i++)
+		len += strlen(c->domains[i]) + 1;
+	if ((s = calloc(1, len)) == NULL)
+		return NULL;
+	for (i = 0; i < c->ndomains; i++) {
+		if (i > 0)
+			strcat(s, ",");
+		strcat(s, c->domains[i]);
+	}
+	return s;
+}
+
+/* Replace an owned string field with a copy of "v" (may be NULL). */
+static int
+set_field(char **field, const char *v)
+{
+	char *copy = NULL;
+
+	if (v != NULL && (copy = strdup(v)) == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Record the outcome; a failure keeps the last good certificate's data. */
+static int
+record(struct pass *p, const struct cfg_cert *c, const char *fp,
+    const struct cert_info *ci, const char *issued_profile, const char *error,
+    long retry_after)
+{
+	struct store_cert *row = NULL;
+	time_t now = clock_now();
+	enum sched_reason why;
+	char *domains;
+	int r;
+
+	r = store_cert_get(p->st, c->name, &row);
+	if (r == -ENOENT && (row = calloc(1, sizeof(*row))) != NULL)
+		r = 0;
+	if (r < 0 || row == NULL)
+		return r < 0 ? r : -ENOMEM;
+	domains = join_domains(c);
+	row->last_attempt = now;
+	r = domains == NULL || set_field(&row->name, c->name) < 0 ||
+	    set_field(&row->ca, c->ca->name) < 0 || set_field(&row->domains, domains) < 0 ||
+	    set_field(&row->profile_requested, c->profile) < 0;
+	if (!r && ci != NULL) {
+		r = set_field(&row->fingerprint, fp) < 0 || set_field(&row->profile_issued, issued_profile) < 0 ||
+		    set_field(&row->serial, ci->serial_hex) < 0 || set_field(&row->last_error, NULL) < 0;
+		row->not_before = ci->not_before;
+		row->not_after = ci->not_after;
+		row->last_success = now;
+		row->failures = 0;
+		row->next_check = 0;
+	} else if (!r) {
+		r = set_field(&row->last_error, error) < 0;
+		row->failures++;
+		row->next_check = retry_after > 0 ? now + retry_after : 0;
+	}
+	if (!r) {
+		row->next_check = sched_due(row, fp, true, &why);
+		r = set_field(&row->next_reason, sched_reason_name(why)) < 0;
+	}
+	r = r ? -ENOMEM : store_cert_put(p->st, row);
+	free(domains);
+	store_cert_free(row);
+	return r;
+}
+
+/* Returns 1 renewed, 0 not due, <0 failed. */
+static int
+renew_one(struct pass *p, const struct cfg_cert *c, bool force)
+{
+	struct cert_info *ci = NULL;
+	struct session *s;
+	struct key *k = NULL;
+	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32];
+	const char *reason, *error;
+	size_t key_len = 0;
+	time_t due;
+	int r;
+
+	if ((r = renew_due(c, p->st, &due, &reason)) < 0)
+		return r;
+	if (!force && due > clock_now()) {
+		log_debug("%s: not due until %s (%s)", c->name, clock_format(due, when, sizeof(when)), reason);
+		return 0;
+	}
+	log_info("%s: renewing (%s)", c->name, force ? "forced" : reason);
+	if ((r = renew_fingerprint(c, &fp)) < 0)
+		return r;
+	if ((s = session_get(p, c->ca)) == NULL) {
+		r = -ENOMEM;
+		error = "too many CAs in one pass";
+	} else if ((r = s->status) < 0) {
+		error = s->acme != NULL && *acme_last_error(s->acme) ? acme_last_error(s->acme) : "CA session setup failed";
+	} else {
+		acme_set_subject(s->acme, c->name);
+		r = obtain(p, c, s->acme, &k, &ci, &issued_profile);
+		error = *acme_last_error(s->acme) ? acme_last_error(s->acme) : strerror(-r);
+	}
+	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
+		r = install(c, key_pem, key_len, ci);
+	if (r == 0) {
+		log_notice("%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
+		if (record(p, c, fp, ci, issued_profile, NULL, 0) < 0)
+			log_err("%s: installed, but the state database was not updated", c->name);
+		run_reload_hook(c, ci);
+		r = 1;
+	} else {
+		if (record(p, c, fp, NULL, NULL, error, s != NULL && s->acme != NULL ? acme_retry_after(s->acme) : 0) < 0)
+			log_err("%s: the failure could not be recorded", c->name);
+		log_err("%s: renewal failed", c->name);
+	}
+	crypto_secret_free(key_pem, key_len);
+	crypto_key_free(k);
+	cert_info_free(ci);
+	free(issued_profile);
+	free(fp);
+	return r;
+}
+
+int
+renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
+    char *const *names, size_t nnames, bool force, struct renew_result *res)
+{
+	struct pass p = {.cfg = cfg, .st = st, .state_dir = state_dir};
+	size_t i;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < (names != NULL ? nnames : cfg->ncerts); i++) {
+		const struct cfg_cert *c = names != NULL ? cfg_find_cert(cfg, names[i]) : &cfg->certs[i];
+
+		if (c == NULL) {
+			log_err("%s: no such certificate in the configuration", names[i]);
+			res->failed++;
+			continue;
+		}
+		r = renew_one(&p, c, force);
+		if (r > 0)
+			res->renewed++;
+		else if (r == 0)
+			res->skipped++;
+		else
+			res->failed++;
+	}
+	for (i = 0; i < p.nresponders; i++)
+		http01_stop(p.responders[i]);
+	for (i = 0; i < p.nsessions; i++) {
+		acme_free(p.sessions[i].acme);
+		crypto_key_free(p.sessions[i].account_key);
+	}
+	return 0;
+}

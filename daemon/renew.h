@@ -1,0 +1,40 @@
+/*
+ * One renewal pass: for each selected certificate that is due (or forced),
+ * obtain a new key and certificate, verify them, install them atomically,
+ * record the result, and run the reload hook.  One ACME session (directory,
+ * nonces, account) per CA per pass.  A failing certificate never stops the
+ * others.
+ */
+#ifndef ACMED_RENEW_H
+#define ACMED_RENEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct cfg;
+struct cfg_cert;
+struct store;
+struct store_cert;
+
+struct renew_result {
+	unsigned renewed;
+	unsigned skipped; /* not due */
+	unsigned failed;
+};
+
+/*
+ * "names" selects certificates (NULL: all configured).  With "force" they
+ * are renewed even if not due.  Logs per certificate.
+ */
+int renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
+    char *const *names, size_t nnames, bool force, struct renew_result *res);
+
+/* Configuration fingerprint of a certificate (CA, names, profile, key). */
+int renew_fingerprint(const struct cfg_cert *c, char **ret);
+
+/* When is "c" due, and why (reads the state row and the output files)? */
+int renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
+    const char **ret_reason);
+
+#endif

@@ -1,0 +1,86 @@
+#include "sched.h"
+
+#include <string.h>
+
+#include "store.h"
+
+static const char *const reason_names[SCHED__MAX] = {
+    [SCHED_NEW] = "new certificate",
+    [SCHED_DRIFT] = "configuration changed",
+    [SCHED_LIFETIME] = "lifetime fraction",
+    [SCHED_BACKOFF] = "backoff after failure",
+    [SCHED_MISSING] = "installed files missing",
+};
+
+const char *
+sched_reason_name(enum sched_reason r)
+{
+	return reason_names[r];
+}
+
+/* FNV-1a: a stable per-name spread, not a security property. */
+static unsigned long
+name_hash(const char *s)
+{
+	unsigned long h = 2166136261UL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619UL;
+	return h & 0xffffffffUL;
+}
+
+time_t
+sched_renew_point(time_t not_before, time_t not_after, const char *name)
+{
+	time_t life = not_after - not_before, left, jitter_span;
+
+	if (life <= 0)
+		return not_before;
+	left = life < SCHED_SHORT_LIFETIME ? life / 2 : life / 3;
+	jitter_span = life / 50;
+	if (jitter_span > 0)
+		left += (time_t)(name_hash(name) % (unsigned long)jitter_span);
+	return not_after - left;
+}
+
+long
+sched_backoff(int failures)
+{
+	static const long steps[] = {60, 600, 6000, 21600};
+	int n = (int)(sizeof(steps) / sizeof(steps[0]));
+
+	if (failures <= 0)
+		return 0;
+	return steps[failures > n ? n - 1 : failures - 1];
+}
+
+time_t
+sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
+    enum sched_reason *ret_reason)
+{
+	time_t due, gate = 0;
+
+	if (row != NULL && row->failures > 0)
+		gate = row->last_attempt + sched_backoff(row->failures);
+	if (row != NULL && row->next_check > gate && row->failures > 0)
+		gate = row->next_check; /* a server's Retry-After */
+	if (row == NULL || row->serial == NULL) {
+		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_NEW;
+		return gate;
+	}
+	if (row->fingerprint == NULL || strcmp(row->fingerprint, fingerprint) != 0) {
+		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_DRIFT;
+		return gate;
+	}
+	if (!files_ok) {
+		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_MISSING;
+		return gate;
+	}
+	due = sched_renew_point(row->not_before, row->not_after, row->name);
+	*ret_reason = SCHED_LIFETIME;
+	if (gate > due) {
+		due = gate;
+		*ret_reason = SCHED_BACKOFF;
+	}
+	return due;
+}

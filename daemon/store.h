@@ -1,0 +1,47 @@
+/*
+ * Renewal state in SQLite (the only file that includes <sqlite3.h>):
+ * one row per certificate and one per ACME account.  WAL, synchronous=FULL,
+ * a busy timeout so the CLI can read while the daemon writes, and schema
+ * migrations keyed on PRAGMA user_version.  Logs sqlite's message once.
+ */
+#ifndef ACMED_STORE_H
+#define ACMED_STORE_H
+
+#include <time.h>
+
+#define STORE_FILE "acmed.db"
+
+struct store;
+
+struct store_cert {
+	char *name;
+	char *ca;
+	char *domains; /* comma-separated, as configured */
+	char *fingerprint;
+	char *profile_requested;
+	char *profile_issued;
+	char *serial;
+	time_t not_before;
+	time_t not_after;
+	time_t last_attempt;
+	time_t last_success;
+	char *last_error;
+	int failures;
+	time_t next_check;
+	char *next_reason;
+};
+
+int store_open(const char *state_dir, struct store **ret);
+void store_close(struct store *s);
+
+/* -ENOENT when no row exists. */
+int store_cert_get(struct store *s, const char *name, struct store_cert **ret);
+void store_cert_free(struct store_cert *c);
+/* Insert or replace the whole row. */
+int store_cert_put(struct store *s, const struct store_cert *c);
+
+int store_account_get(struct store *s, const char *ca_url, char **ret_url);
+int store_account_put(struct store *s, const char *ca_url,
+    const char *account_url);
+
+#endif
