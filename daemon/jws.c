@@ -84,23 +84,30 @@ out:
 }
 
 int
-jws_thumbprint(const struct key *k, char **ret)
+jws_jwk_thumbprint(const struct json *jwk, char **ret)
 {
 	unsigned char digest[32];
-	struct json *jwk;
 	char *text;
-	int r;
 
-	if ((r = crypto_key_jwk(k, &jwk)) < 0)
-		return r;
-	/* The JWK holds only the required members, so sorted = canonical. */
-	text = json_dump(jwk, true);
-	json_free(jwk);
-	if (text == NULL)
+	/* Required members only (RFC 7638 3.2), so sorted compact = canonical. */
+	if ((text = json_dump(jwk, true)) == NULL)
 		return -ENOMEM;
 	crypto_sha256(text, strlen(text), digest);
 	free(text);
 	return b64url_encode(digest, sizeof(digest), ret);
+}
+
+int
+jws_thumbprint(const struct key *k, char **ret)
+{
+	struct json *jwk;
+	int r;
+
+	if ((r = crypto_key_jwk(k, &jwk)) < 0)
+		return r;
+	r = jws_jwk_thumbprint(jwk, ret);
+	json_free(jwk);
+	return r;
 }
 
 int

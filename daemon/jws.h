@@ -14,7 +14,12 @@ struct key;
 int jws_sign(const struct key *k, const char *kid, const char *nonce,
     const char *url, const char *payload, char **ret);
 
-/* base64url(SHA-256(canonical JWK)) per RFC 7638. */
+struct json;
+
+/* base64url(SHA-256(canonical JWK)) per RFC 7638; "jwk" holds only the
+ * required members. */
+int jws_jwk_thumbprint(const struct json *jwk, char **ret);
+/* The same for the public half of "k". */
 int jws_thumbprint(const struct key *k, char **ret);
 
 /* keyAuthorization = token "." thumbprint (RFC 8555 section 8.1). */

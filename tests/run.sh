@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Test runner for `make check`.  Usage: tests/run.sh BUILD_DIR [unit|integration|all]
+# Runs every unit test binary of BUILD_DIR/tests and every
+# tests/integration/test_*.sh against BUILD_DIR/acmed, sums the
+# "N passed, N failed" lines they print, and ends with the overall line.
+set -u
+build=${1:?build dir}
+what=${2:-all}
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0 failed=0
+
+count() { # count LOGFILE EXIT_STATUS NAME
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+    if [[ -z $line ]]; then
+        echo "  $3: no result line (exit $2)"
+        failed=$((failed + 1))
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*, }
+    f=${f%% failed*}
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [[ $2 -ne 0 && $f -eq 0 ]]; then
+        echo "  $3: exit $2 without a counted failure"
+        failed=$((failed + 1))
+    fi
+}
+
+run_one() { # run_one NAME CMD...
+    local name=$1 log rc
+    shift
+    log=$(mktemp)
+    "$@" >"$log" 2>&1
+    rc=$?
+    echo "== $name: $(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1) (exit $rc)"
+    if [[ $rc -ne 0 ]] || grep -q 'FAIL' "$log"; then
+        sed 's/^/    /' "$log" | tail -n 60
+    fi
+    count "$log" "$rc" "$name"
+    rm -f "$log"
+}
+
+if [[ $what == all || $what == unit ]]; then
+    for t in "$build"/tests/test_*; do
+        [[ -x $t ]] || continue
+        run_one "unit $(basename "$t")" "$t"
+    done
+fi
+if [[ $what == all || $what == integration ]]; then
+    for t in "$top"/tests/integration/test_*.sh; do
+        [[ -f $t ]] || continue
+        run_one "integration $(basename "$t" .sh)" env ACMED="$top/$build/acmed" bash "$t"
+    done
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
