@@ -39,14 +39,17 @@ LIBOBJ	= $(LIBSRC:%.c=$(BUILD)/%.o)
 UNIT	= $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 all: deps $(BUILD)/acmed
+ifneq ($(SANITIZE),1)
 	@ln -sf $(BUILD)/acmed acmed
+endif
 
 deps:
 	@bash contrib/install-deps.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/acmed: $(LIBOBJ) $(BUILD)/daemon/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
@@ -56,11 +59,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBJ)
 
 unit-bins: $(UNIT:%=$(BUILD)/tests/%)
 
+# make check: unit + integration tests on the normal build, the same under
+# ASan+UBSan, and the unit tests under valgrind; one overall result line.
 check: all unit-bins
-	@bash tests/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory SANITIZE=1 all unit-bins >/dev/null
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 bash tests/run.sh $(BUILD):all build/asan:all $(BUILD):unit:valgrind
 
 check-unit: all unit-bins
-	@bash tests/run.sh $(BUILD) unit
+	@bash tests/run.sh $(BUILD):unit
 
 demo: all
 	@bash contrib/demo.sh $(BUILD)/acmed

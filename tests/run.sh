@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Test runner for `make check`.  Usage: tests/run.sh BUILD_DIR [unit|integration|all]
-# Runs every unit test binary of BUILD_DIR/tests and every
-# tests/integration/test_*.sh against BUILD_DIR/acmed, sums the
-# "N passed, N failed" lines they print, and ends with the overall line.
+# Test runner for `make check`.  Usage: tests/run.sh STAGE...
+# A STAGE is BUILD_DIR:WHAT[:valgrind] with WHAT one of unit, integration,
+# all.  Runs every unit test binary of BUILD_DIR/tests (under valgrind if
+# asked) and every tests/integration/test_*.sh against BUILD_DIR/acmed,
+# sums the "N passed, N failed" lines they print, and ends with one
+# overall line.
 set -u
-build=${1:?build dir}
-what=${2:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0 failed=0
 
@@ -42,17 +42,24 @@ run_one() { # run_one NAME CMD...
     rm -f "$log"
 }
 
-if [[ $what == all || $what == unit ]]; then
-    for t in "$build"/tests/test_*; do
-        [[ -x $t ]] || continue
-        run_one "unit $(basename "$t")" "$t"
-    done
-fi
-if [[ $what == all || $what == integration ]]; then
-    for t in "$top"/tests/integration/test_*.sh; do
-        [[ -f $t ]] || continue
-        run_one "integration $(basename "$t" .sh)" env ACMED="$top/$build/acmed" bash "$t"
-    done
-fi
+valgrind_cmd=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+              --error-exitcode=99 --track-fds=no)
+for stage in "$@"; do
+    IFS=: read -r build what vg <<<"$stage"
+    prefix=()
+    [[ ${vg:-} == valgrind ]] && prefix=("${valgrind_cmd[@]}")
+    if [[ $what == all || $what == unit ]]; then
+        for t in "$build"/tests/test_*; do
+            [[ -x $t && ! -d $t ]] || continue
+            run_one "$build ${vg:+$vg }unit $(basename "$t")" "${prefix[@]}" "$t"
+        done
+    fi
+    if [[ $what == all || $what == integration ]]; then
+        for t in "$top"/tests/integration/test_*.sh; do
+            [[ -f $t ]] || continue
+            run_one "$build integration $(basename "$t" .sh)" env ACMED="$top/$build/acmed" bash "$t"
+        done
+    fi
+done
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
