@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -321,6 +322,16 @@ crypto_sha256(const void *data, size_t len, unsigned char out[32])
 	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
+unsigned long long
+crypto_random_u64(void)
+{
+	unsigned long long v = 0;
+
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = 0;
+	return v;
+}
+
 /* Append one SAN: an IP literal becomes iPAddress, anything else dNSName. */
 static int
 add_san(GENERAL_NAMES *gens, const char *name)
@@ -494,6 +505,44 @@ collect_names(X509 *x, struct cert_info *ci)
 	return r;
 }
 
+/*
+ * The parts of an RFC 9773 certID: the AKI keyIdentifier and the serial's
+ * DER content octets with the 0x00 sign byte that ASN1_STRING_get0_data()
+ * and "openssl x509 -serial" leave out.
+ */
+static int
+collect_ari_parts(X509 *x, struct cert_info *ci)
+{
+	const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
+	unsigned char *der = NULL;
+	size_t hdr;
+	int n;
+
+	if (aki != NULL && ASN1_STRING_length(aki) > 0) {
+		ci->aki_len = (size_t)ASN1_STRING_length(aki);
+		if ((ci->aki = malloc(ci->aki_len)) == NULL)
+			return -ENOMEM;
+		memcpy(ci->aki, ASN1_STRING_get0_data(aki), ci->aki_len);
+	}
+	if ((n = i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &der)) < 3)
+		goto fail;
+	/* Skip tag and (short or long form) length. */
+	hdr = 2 + ((der[1] & 0x80) ? (size_t)(der[1] & 0x7f) : 0);
+	if ((size_t)n <= hdr)
+		goto fail;
+	ci->serial_der_len = (size_t)n - hdr;
+	if ((ci->serial_der = malloc(ci->serial_der_len)) == NULL) {
+		OPENSSL_free(der);
+		return -ENOMEM;
+	}
+	memcpy(ci->serial_der, der + hdr, ci->serial_der_len);
+	OPENSSL_free(der);
+	return 0;
+fail:
+	OPENSSL_free(der);
+	return -EPROTO;
+}
+
 /* Read PEM blocks; anything but CERTIFICATE (a private key!) is refused. */
 static int
 read_certs(const char *pem, size_t len, X509 **certs, size_t *ret_n, char *err,
@@ -599,7 +648,7 @@ crypto_chain_inspect(const char *pem, size_t len, const struct key *key,
 		r = -EPROTO;
 		goto out;
 	}
-	if ((r = collect_names(certs[0], ci)) < 0)
+	if ((r = collect_names(certs[0], ci)) < 0 || (r = collect_ari_parts(certs[0], ci)) < 0)
 		goto out;
 	r = -ENOMEM;
 	if ((ci->leaf_pem = join_pem(certs, 0, 1)) == NULL ||
@@ -630,6 +679,8 @@ cert_info_free(struct cert_info *ci)
 		free(ci->names[i]);
 	free(ci->names);
 	free(ci->serial_hex);
+	free(ci->aki);
+	free(ci->serial_der);
 	free(ci->leaf_pem);
 	free(ci->chain_pem);
 	free(ci->fullchain_pem);

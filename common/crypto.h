@@ -45,6 +45,8 @@ int crypto_sign(const struct key *k, const void *data, size_t len,
     unsigned char **ret, size_t *ret_len);
 
 void crypto_sha256(const void *data, size_t len, unsigned char out[32]);
+/* A uniformly random 64-bit value from the CSPRNG (0 if it fails). */
+unsigned long long crypto_random_u64(void);
 
 /* DER CSR for "names" (DNS names or IP literals as SANs), signed by "k". */
 int crypto_csr(const struct key *k, char *const *names, size_t nnames,
@@ -58,6 +60,10 @@ struct cert_info {
 	char **names; /* SANs: lower-case DNS names and IP literals */
 	size_t nnames;
 	size_t ncerts;
+	unsigned char *aki; /* authority key identifier, NULL if absent */
+	size_t aki_len;
+	unsigned char *serial_der; /* DER INTEGER content octets (sign byte kept) */
+	size_t serial_der_len;
 	char *leaf_pem;      /* leaf only */
 	char *chain_pem;     /* issuers only, in order */
 	char *fullchain_pem; /* leaf then issuers */

@@ -79,6 +79,20 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		fprintf(stderr, "acmed: %s: %s\n", level_word(lvl), line);
 }
 
+/* Escaped length of src[0..len); stops counting once it exceeds "room". */
+static size_t
+escaped_len(const char *src, size_t len, size_t room)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len && n <= room; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		n += (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
+	}
+	return n;
+}
+
 char *
 log_escape(char *dst, size_t dst_size, const char *src, size_t src_len)
 {
@@ -90,12 +104,16 @@ log_escape(char *dst, size_t dst_size, const char *src, size_t src_len)
 			dst[0] = '\0';
 		return dst;
 	}
-	/* Invariant: o <= dst_size - 4, leaving room for "...\0". */
+	/*
+	 * Invariant: o <= dst_size - 4, leaving room for "...\0", until the
+	 * rest of the input is known to fit without the "...".
+	 */
 	for (i = 0; i < src_len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		size_t need = (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
 
-		if (o + need > dst_size - 4) {
+		if (o + need > dst_size - 4 &&
+		    escaped_len(src + i, src_len - i, dst_size - 1 - o) > dst_size - 1 - o) {
 			memcpy(dst + o, "...", 3);
 			o += 3;
 			break;

@@ -34,6 +34,7 @@ struct acme {
 	char *new_nonce;
 	char *new_account;
 	char *new_order;
+	char *renewal_info; /* RFC 9773 base URL, or NULL */
 	char **profiles; /* name, description pairs */
 	size_t nprofiles;
 	bool has_profiles;
@@ -109,6 +110,7 @@ acme_free(struct acme *a)
 	free(a->new_nonce);
 	free(a->new_account);
 	free(a->new_order);
+	free(a->renewal_info);
 	for (i = 0; i < a->nprofiles * 2; i++)
 		free(a->profiles[i]);
 	free(a->profiles);
@@ -142,6 +144,21 @@ unsigned long
 acme_requests(const struct acme *a)
 {
 	return a->nrequests;
+}
+
+/* A certID: two base64url parts joined by one dot. */
+static bool
+b64url_valid_id(const char *id)
+{
+	const char *dot = strchr(id, '.');
+	char first[256];
+	size_t n;
+
+	if (dot == NULL || (n = (size_t)(dot - id)) == 0 || n >= sizeof(first) || strlen(id) > 512)
+		return false;
+	memcpy(first, id, n);
+	first[n] = '\0';
+	return b64url_valid(first) && b64url_valid(dot + 1);
 }
 
 /* Record and log a failure: one line, subject first. */
@@ -416,6 +433,9 @@ acme_load_directory(struct acme *a)
 	    (r = take_url(a, "newOrder", json_get_str(dir, "newOrder"), &a->new_order)) < 0 ||
 	    (r = load_profiles(a, json_get(dir, "meta"))) < 0)
 		goto out;
+	if (json_get(dir, "renewalInfo") != NULL &&
+	    (r = take_url(a, "renewalInfo", json_get_str(dir, "renewalInfo"), &a->renewal_info)) < 0)
+		goto out;
 	r = 0;
 out:
 	json_free(dir);
@@ -619,7 +639,8 @@ is_ip_literal(const char *s)
 }
 
 static int
-order_payload(char *const *names, size_t nnames, const char *profile, char **ret)
+order_payload(char *const *names, size_t nnames, const char *profile,
+    const char *replaces, char **ret)
 {
 	struct json *p = json_object_new(), *ids = json_array_new(), *id;
 	int r = -ENOMEM;
@@ -645,6 +666,9 @@ order_payload(char *const *names, size_t nnames, const char *profile, char **ret
 	/* Never "" or null: the key is present only for a real profile. */
 	if (profile != NULL && (r = json_set_str(p, "profile", profile)) < 0)
 		goto out;
+	/* RFC 9773 5: only toward a CA with renewalInfo (the caller checks). */
+	if (replaces != NULL && (r = json_set_str(p, "replaces", replaces)) < 0)
+		goto out;
 	r = -ENOMEM;
 	if ((*ret = json_dump(p, false)) != NULL)
 		r = 0;
@@ -654,9 +678,30 @@ out:
 	return r;
 }
 
+/*
+ * RFC 9773 5 and common client practice: a newOrder that failed because of
+ * "replaces" (alreadyReplaced, any 409, or a 4xx/500 naming it) is worth
+ * exactly one retry without it.
+ */
+static bool
+replaces_rejected(const struct http_resp *resp)
+{
+	struct problem p;
+
+	if (resp->status == 409)
+		return true;
+	parse_problem(resp, &p);
+	if (strcmp(p.type, "alreadyReplaced") == 0)
+		return true;
+	if ((resp->status >= 400 && resp->status < 500) || resp->status == 500)
+		return strstr(p.detail, "replace") != NULL || strstr(p.detail, "ARI") != NULL ||
+		    strstr(p.detail, "renewalInfo") != NULL;
+	return false;
+}
+
 int
 acme_order_new(struct acme *a, char *const *names, size_t nnames,
-    const char *profile, struct acme_order **ret)
+    const char *profile, const char *replaces, struct acme_order **ret)
 {
 	struct http_resp *resp = NULL;
 	struct acme_order *o = NULL;
@@ -664,10 +709,23 @@ acme_order_new(struct acme *a, char *const *names, size_t nnames,
 	char *payload = NULL;
 	int r;
 
-	if ((r = order_payload(names, nnames, profile, &payload)) < 0)
-		return r;
-	if ((r = post(a, a->new_order, payload, NULL, false, &resp)) < 0)
-		goto out;
+	if (a->renewal_info == NULL)
+		replaces = NULL;
+	for (;;) {
+		if ((r = order_payload(names, nnames, profile, replaces, &payload)) < 0)
+			return r;
+		if ((r = post(a, a->new_order, payload, NULL, false, &resp)) < 0)
+			goto out;
+		if (resp->status == 201 || replaces == NULL || !replaces_rejected(resp))
+			break;
+		(void)http_failure(a, "newOrder with replaces", resp);
+		log_notice("%s: retrying the order once without \"replaces\"", a->subject);
+		replaces = NULL;
+		http_resp_free(resp);
+		free(payload);
+		resp = NULL;
+		payload = NULL;
+	}
 	if (resp->status != 201) {
 		r = http_failure(a, "newOrder", resp);
 		goto out;
@@ -686,7 +744,8 @@ acme_order_new(struct acme *a, char *const *names, size_t nnames,
 		r = -EPROTO;
 		goto out;
 	}
-	log_info("%s: order %s is %s", a->subject, o->url, status_names[o->status]);
+	log_info("%s: order %s is %s%s%s", a->subject, o->url, status_names[o->status],
+	    o->profile != NULL ? ", profile " : "", o->profile != NULL ? o->profile : "");
 	*ret = o;
 	o = NULL;
 	r = 0;
@@ -696,6 +755,43 @@ out:
 	http_resp_free(resp);
 	free(payload);
 	return r;
+}
+
+bool
+acme_has_ari(const struct acme *a)
+{
+	return a->renewal_info != NULL;
+}
+
+int
+acme_renewal_info(struct acme *a, const char *cert_id, long *ret_status,
+    char **ret_body, size_t *ret_len, long *ret_retry_after)
+{
+	struct http_resp *resp = NULL;
+	size_t blen = strlen(a->renewal_info);
+	char *url;
+	int r;
+
+	if (!b64url_valid_id(cert_id))
+		return -EINVAL;
+	if ((url = malloc(blen + strlen(cert_id) + 2)) == NULL)
+		return -ENOMEM;
+	/* RFC 9773 4.1: exactly one "/" between base and certID. */
+	sprintf(url, "%s%s%s", a->renewal_info, blen > 0 && a->renewal_info[blen - 1] == '/' ? "" : "/", cert_id);
+	/* An unauthenticated GET: no JWS, no nonce. */
+	r = request(a, "GET", url, NULL, NULL, &resp);
+	free(url);
+	if (r < 0)
+		return r;
+	*ret_retry_after = -1;
+	if (resp->retry_after != NULL && clock_parse_retry_after(resp->retry_after, clock_now(), ret_retry_after) < 0)
+		*ret_retry_after = -1;
+	*ret_status = resp->status;
+	*ret_body = resp->body;
+	*ret_len = resp->body_len;
+	resp->body = NULL;
+	http_resp_free(resp);
+	return 0;
 }
 
 /* Sleep for a poll round: the server's Retry-After, else a growing delay. */

@@ -77,8 +77,23 @@ int acme_account(struct acme *a, const struct key *k, char *const *contact,
     size_t ncontact, const char *known_url);
 const char *acme_account_url(const struct acme *a);
 
+/* Does the directory offer renewalInfo (RFC 9773)? */
+bool acme_has_ari(const struct acme *a);
+/*
+ * GET renewalInfo for "cert_id".  Returns 0 with the HTTP status, body
+ * (caller frees) and Retry-After seconds (-1 when absent or invalid), or
+ * a transport error (-EAGAIN, -E2BIG).
+ */
+int acme_renewal_info(struct acme *a, const char *cert_id, long *ret_status,
+    char **ret_body, size_t *ret_len, long *ret_retry_after);
+
+/*
+ * newOrder for "names".  "profile" is sent only when non-NULL; "replaces"
+ * (the predecessor's certID) only when the CA has renewalInfo, and if the
+ * CA rejects it the order is retried once without it.
+ */
 int acme_order_new(struct acme *a, char *const *names, size_t nnames,
-    const char *profile, struct acme_order **ret);
+    const char *profile, const char *replaces, struct acme_order **ret);
 int acme_order_authorize(struct acme *a, struct acme_order *o,
     const struct acme_solver *solver);
 int acme_order_finalize(struct acme *a, struct acme_order *o,

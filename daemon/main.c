@@ -243,8 +243,12 @@ next_due(const struct cfg *c, struct store *st, size_t *ret_due_now)
 
 	*ret_due_now = 0;
 	for (i = 0; i < c->ncerts; i++) {
+		time_t ari;
+
 		if (renew_due(&c->certs[i], st, &due, &reason) < 0)
 			due = now;
+		if (renew_ari_fetch(&c->certs[i], st, &ari) == 0 && ari < due)
+			due = ari;
 		if (due <= now)
 			(*ret_due_now)++;
 		if (due < best)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "acme.h"
+#include "ari.h"
 #include "b64.h"
 #include "cfg.h"
 #include "challenge.h"
@@ -115,6 +116,19 @@ renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
 	*ret_reason = sched_reason_name(why);
 	store_cert_free(row);
 	free(fp);
+	return 0;
+}
+
+int
+renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret)
+{
+	struct store_cert *row = NULL;
+	int r = store_cert_get(st, c->name, &row);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*ret = sched_ari_fetch(row, clock_now());
+	store_cert_free(row);
 	return 0;
 }
 
@@ -369,7 +383,8 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci)
 /* Order, validate, finalize and download; verify before returning. */
 static int
 obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
-    struct key **ret_key, struct cert_info **ret_ci, char **ret_profile)
+    const char *replaces, struct key **ret_key, struct cert_info **ret_ci,
+    char **ret_profile)
 {
 	struct solve solve = {.webroot = c->webroot};
 	struct acme_solver solver = {"http-01", solve_present, solve_cleanup, &solve};
@@ -388,7 +403,7 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		log_err("%s: cannot start the http-01 responder on %s", c->name, c->http_listen);
 		return -EADDRINUSE;
 	}
-	if ((r = acme_order_new(a, c->domains, c->ndomains, profile, &o)) < 0 ||
+	if ((r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) < 0 ||
 	    (r = acme_order_authorize(a, o, &solver)) < 0)
 		goto out;
 	if ((r = crypto_key_generate((enum key_type)c->key_type, &k)) < 0 ||
@@ -464,7 +479,7 @@ set_field(char **field, const char *v)
 static int
 record(struct pass *p, const struct cfg_cert *c, const char *fp,
     const struct cert_info *ci, const char *issued_profile, const char *error,
-    long retry_after)
+    long retry_after, bool has_ari)
 {
 	struct store_cert *row = NULL;
 	time_t now = clock_now();
@@ -488,6 +503,15 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		row->not_before = ci->not_before;
 		row->not_after = ci->not_after;
 		row->last_success = now;
+		/* A new certificate: forget the old window, poll for the new one. */
+		free(row->ari_id);
+		row->ari_id = NULL;
+		if (has_ari && ci->aki != NULL &&
+		    ari_cert_id(ci->aki, ci->aki_len, ci->serial_der, ci->serial_der_len, &row->ari_id) == -ENOMEM)
+			r = 1;
+		row->ari_start = row->ari_end = row->ari_chosen = 0;
+		row->ari_next_fetch = row->ari_id != NULL ? now : 0;
+		row->ari_failures = 0;
 		row->failures = 0;
 		row->next_check = 0;
 	} else if (!r) {
@@ -505,19 +529,115 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 	return r;
 }
 
+/*
+ * Fetch renewalInfo for the installed certificate and store the outcome
+ * (RFC 9773 4.2-4.3): a valid window gets a random time in it (kept while
+ * the window stays the same) and the next fetch follows Retry-After,
+ * clamped; temporary errors back off; anything else is a long-term error
+ * that falls back to the lifetime schedule and retries in 6 h.
+ */
+static void
+ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be NULL */)
+{
+	struct store_cert *row = NULL;
+	struct ari_window w;
+	time_t now = clock_now();
+	char *body = NULL, t1[32], t2[32];
+	long status = 0, ra = -1;
+	size_t len = 0;
+	int r;
+
+	if (store_cert_get(p->st, c->name, &row) < 0 || row->ari_id == NULL)
+		goto out;
+	/* Without a usable CA session this counts as a temporary error. */
+	r = a == NULL ? -EAGAIN : acme_renewal_info(a, row->ari_id, &status, &body, &len, &ra);
+	if (r < 0 || status >= 500) {
+		row->ari_failures++;
+		row->ari_next_fetch = now + ari_error_delay(row->ari_failures);
+		log_warn("%s: renewalInfo: %s; next try in %ld s", c->name, r < 0 ? "no answer" : "server error",
+		    (long)(row->ari_next_fetch - now));
+	} else if (status != 200 || ari_parse(body, len, &w) < 0) {
+		row->ari_failures = 0;
+		row->ari_chosen = row->ari_start = row->ari_end = 0;
+		row->ari_next_fetch = now + ARI_LONG_TERM;
+		log_warn("%s: renewalInfo: %s (HTTP %ld); using the lifetime schedule", c->name,
+		    status == 200 ? "invalid window" : "not available", status);
+	} else {
+		row->ari_failures = 0;
+		if (w.start != row->ari_start || w.end != row->ari_end || row->ari_chosen == 0) {
+			row->ari_start = w.start;
+			row->ari_end = w.end;
+			row->ari_chosen = ari_choose(&w, crypto_random_u64());
+			log_info("%s: ARI window %s .. %s, renewing at %s", c->name, clock_format(w.start, t1, sizeof(t1)),
+			    clock_format(w.end, t2, sizeof(t2)), clock_format(row->ari_chosen, t2, sizeof(t2)));
+		}
+		if (w.explanation[0] != '\0')
+			log_notice("%s: the CA explains its renewal window: %s", c->name, w.explanation);
+		if (set_field(&row->ari_explanation, w.explanation[0] ? w.explanation : NULL) < 0)
+			goto out;
+		row->ari_next_fetch = now + ari_poll_delay(ra);
+	}
+	if (store_cert_put(p->st, row) < 0)
+		log_err("%s: cannot record renewal information", c->name);
+out:
+	free(body);
+	store_cert_free(row);
+}
+
+/* The CA session for "c" if it can be set up; NULL (logged) if not. */
+static struct session *
+usable_session(struct pass *p, const struct cfg_cert *c, const char **ret_error)
+{
+	struct session *s = session_get(p, c->ca);
+
+	if (s == NULL) {
+		*ret_error = "too many CAs in one pass";
+		return NULL;
+	}
+	if (s->status < 0) {
+		*ret_error = s->acme != NULL && *acme_last_error(s->acme) ? acme_last_error(s->acme) : "CA session setup failed";
+		return NULL;
+	}
+	acme_set_subject(s->acme, c->name);
+	return s;
+}
+
+/* If renewalInfo for "c" is due, fetch it (setting up the CA session). */
+static void
+ari_poll_if_due(struct pass *p, const struct cfg_cert *c)
+{
+	struct store_cert *row = NULL;
+	struct session *s;
+	const char *err;
+	bool due;
+
+	if (store_cert_get(p->st, c->name, &row) < 0)
+		return;
+	due = sched_ari_fetch(row, clock_now()) <= clock_now();
+	store_cert_free(row);
+	if (!due)
+		return;
+	if ((s = usable_session(p, c, &err)) == NULL)
+		ari_refresh(p, c, NULL);
+	else if (acme_has_ari(s->acme))
+		ari_refresh(p, c, s->acme);
+}
+
 /* Returns 1 renewed, 0 not due, <0 failed. */
 static int
 renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 {
 	struct cert_info *ci = NULL;
-	struct session *s;
+	struct store_cert *row = NULL;
+	struct session *s = NULL;
 	struct key *k = NULL;
 	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32];
-	const char *reason, *error;
+	const char *reason, *error = "";
 	size_t key_len = 0;
 	time_t due;
 	int r;
 
+	ari_poll_if_due(p, c);
 	if ((r = renew_due(c, p->st, &due, &reason)) < 0)
 		return r;
 	if (!force && due > clock_now()) {
@@ -527,32 +647,36 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	log_info("%s: renewing (%s)", c->name, force ? "forced" : reason);
 	if ((r = renew_fingerprint(c, &fp)) < 0)
 		return r;
-	if ((s = session_get(p, c->ca)) == NULL) {
-		r = -ENOMEM;
-		error = "too many CAs in one pass";
-	} else if ((r = s->status) < 0) {
-		error = s->acme != NULL && *acme_last_error(s->acme) ? acme_last_error(s->acme) : "CA session setup failed";
+	if (store_cert_get(p->st, c->name, &row) < 0)
+		row = NULL;
+	if ((s = usable_session(p, c, &error)) == NULL) {
+		r = -EAGAIN;
 	} else {
-		acme_set_subject(s->acme, c->name);
-		r = obtain(p, c, s->acme, &k, &ci, &issued_profile);
+		/* RFC 9773 5: name the predecessor, if still valid. */
+		const char *replaces = row != NULL && row->not_after > clock_now() ? row->ari_id : NULL;
+
+		r = obtain(p, c, s->acme, replaces, &k, &ci, &issued_profile);
 		error = *acme_last_error(s->acme) ? acme_last_error(s->acme) : strerror(-r);
 	}
 	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
 		r = install(c, key_pem, key_len, ci);
 	if (r == 0) {
 		log_notice("%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
-		if (record(p, c, fp, ci, issued_profile, NULL, 0) < 0)
+		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
+		else if (acme_has_ari(s->acme))
+			ari_refresh(p, c, s->acme);
 		run_reload_hook(c, ci);
 		r = 1;
 	} else {
-		if (record(p, c, fp, NULL, NULL, error, s != NULL && s->acme != NULL ? acme_retry_after(s->acme) : 0) < 0)
+		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
 			log_err("%s: the failure could not be recorded", c->name);
 		log_err("%s: renewal failed", c->name);
 	}
 	crypto_secret_free(key_pem, key_len);
 	crypto_key_free(k);
 	cert_info_free(ci);
+	store_cert_free(row);
 	free(issued_profile);
 	free(fp);
 	return r;

@@ -37,4 +37,7 @@ int renew_fingerprint(const struct cfg_cert *c, char **ret);
 int renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
     const char **ret_reason);
 
+/* When renewalInfo for "c" should next be fetched (SCHED_NEVER: not). */
+int renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret);
+
 #endif

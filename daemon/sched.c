@@ -10,6 +10,7 @@ static const char *const reason_names[SCHED__MAX] = {
     [SCHED_LIFETIME] = "lifetime fraction",
     [SCHED_BACKOFF] = "backoff after failure",
     [SCHED_MISSING] = "installed files missing",
+    [SCHED_ARI] = "ARI window",
 };
 
 const char *
@@ -78,9 +79,22 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	}
 	due = sched_renew_point(row->not_before, row->not_after, row->name);
 	*ret_reason = SCHED_LIFETIME;
+	if (row->ari_chosen > 0 && row->ari_chosen < due) {
+		due = row->ari_chosen;
+		*ret_reason = SCHED_ARI;
+	}
 	if (gate > due) {
 		due = gate;
 		*ret_reason = SCHED_BACKOFF;
 	}
 	return due;
+}
+
+time_t
+sched_ari_fetch(const struct store_cert *row, time_t now)
+{
+	if (row == NULL || row->ari_id == NULL || row->ari_next_fetch <= 0 ||
+	    row->not_after <= now)
+		return SCHED_NEVER;
+	return row->ari_next_fetch;
 }

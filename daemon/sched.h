@@ -6,6 +6,7 @@
 #define ACMED_SCHED_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 struct store_cert;
@@ -18,6 +19,7 @@ enum sched_reason {
 	SCHED_LIFETIME,  /* the lifetime fraction point */
 	SCHED_BACKOFF,   /* waiting after failures */
 	SCHED_MISSING,   /* installed files are gone */
+	SCHED_ARI,       /* our time in the CA's suggested window (RFC 9773) */
 	SCHED__MAX,
 };
 
@@ -32,6 +34,14 @@ time_t sched_renew_point(time_t not_before, time_t not_after, const char *name);
 
 /* Delay after "failures" consecutive failures: 1 min, 10 min, 100 min, 6 h. */
 long sched_backoff(int failures);
+
+#define SCHED_NEVER ((time_t)INT64_MAX)
+
+/*
+ * When should renewalInfo be fetched for "row"?  SCHED_NEVER without a
+ * certID, without a scheduled fetch, or once the certificate has expired.
+ */
+time_t sched_ari_fetch(const struct store_cert *row, time_t now);
 
 /*
  * When is "row" (NULL: never issued) due?  "fingerprint" is the current

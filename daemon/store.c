@@ -1,6 +1,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,40 @@ static const char *const migrations[] = {
     "CREATE TABLE accounts ("
     " ca_url TEXT PRIMARY KEY NOT NULL, account_url TEXT NOT NULL,"
     " created INTEGER NOT NULL DEFAULT (strftime('%s','now')));",
+    "ALTER TABLE certificates ADD COLUMN ari_id TEXT;"
+    "ALTER TABLE certificates ADD COLUMN ari_start INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN ari_end INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN ari_chosen INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN ari_next_fetch INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN ari_failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certificates ADD COLUMN ari_explanation TEXT;",
 };
+
+enum col_type {
+	COL_TEXT,
+	COL_INT,
+	COL_TIME,
+};
+
+/* The certificates table, column by column, in SQL order. */
+static const struct col {
+	const char *name;
+	enum col_type type;
+	size_t off;
+} cert_cols[] = {
+#define T(m) {#m, COL_TEXT, offsetof(struct store_cert, m)}
+#define I(m) {#m, COL_INT, offsetof(struct store_cert, m)}
+#define S(m) {#m, COL_TIME, offsetof(struct store_cert, m)}
+    T(name), T(ca), T(domains), T(fingerprint), T(profile_requested),
+    T(profile_issued), T(serial), S(not_before), S(not_after),
+    S(last_attempt), S(last_success), T(last_error), I(failures),
+    S(next_check), T(next_reason), T(ari_id), S(ari_start), S(ari_end),
+    S(ari_chosen), S(ari_next_fetch), I(ari_failures), T(ari_explanation),
+#undef T
+#undef I
+#undef S
+};
+#define NCOLS (sizeof(cert_cols) / sizeof(cert_cols[0]))
 
 static int
 db_fail(struct store *s, const char *what)
@@ -141,19 +176,39 @@ col_str(sqlite3_stmt *st, int i, int *oom)
 	return s;
 }
 
+/* "SELECT a, b, ... FROM certificates" or the matching INSERT. */
+static const char *
+cert_sql(bool insert)
+{
+	static char sel[1024], ins[1024];
+	char *buf = insert ? ins : sel;
+	size_t o, i;
+
+	if (buf[0] != '\0')
+		return buf;
+	o = (size_t)snprintf(buf, 1024, "%s", insert ? "INSERT OR REPLACE INTO certificates (" : "SELECT ");
+	for (i = 0; i < NCOLS; i++)
+		o += (size_t)snprintf(buf + o, 1024 - o, "%s%s", i ? ", " : "", cert_cols[i].name);
+	if (insert) {
+		o += (size_t)snprintf(buf + o, 1024 - o, ") VALUES (");
+		for (i = 0; i < NCOLS; i++)
+			o += (size_t)snprintf(buf + o, 1024 - o, "%s?", i ? "," : "");
+		snprintf(buf + o, 1024 - o, ")");
+	} else {
+		snprintf(buf + o, 1024 - o, " FROM certificates WHERE name = ?");
+	}
+	return buf;
+}
+
 int
 store_cert_get(struct store *s, const char *name, struct store_cert **ret)
 {
-	static const char sql[] =
-	    "SELECT name, ca, domains, fingerprint, profile_requested,"
-	    " profile_issued, serial, not_before, not_after, last_attempt,"
-	    " last_success, last_error, failures, next_check, next_reason"
-	    " FROM certificates WHERE name = ?";
 	struct store_cert *c = NULL;
 	sqlite3_stmt *st;
 	int rc, oom = 0, r;
+	size_t i;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, cert_sql(false), -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "read certificate");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -168,21 +223,21 @@ store_cert_get(struct store *s, const char *name, struct store_cert **ret)
 	r = -ENOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto out;
-	c->name = col_str(st, 0, &oom);
-	c->ca = col_str(st, 1, &oom);
-	c->domains = col_str(st, 2, &oom);
-	c->fingerprint = col_str(st, 3, &oom);
-	c->profile_requested = col_str(st, 4, &oom);
-	c->profile_issued = col_str(st, 5, &oom);
-	c->serial = col_str(st, 6, &oom);
-	c->not_before = (time_t)sqlite3_column_int64(st, 7);
-	c->not_after = (time_t)sqlite3_column_int64(st, 8);
-	c->last_attempt = (time_t)sqlite3_column_int64(st, 9);
-	c->last_success = (time_t)sqlite3_column_int64(st, 10);
-	c->last_error = col_str(st, 11, &oom);
-	c->failures = sqlite3_column_int(st, 12);
-	c->next_check = (time_t)sqlite3_column_int64(st, 13);
-	c->next_reason = col_str(st, 14, &oom);
+	for (i = 0; i < NCOLS; i++) {
+		char *field = (char *)c + cert_cols[i].off;
+
+		switch (cert_cols[i].type) {
+		case COL_TEXT:
+			*(char **)(void *)field = col_str(st, (int)i, &oom);
+			break;
+		case COL_INT:
+			*(int *)(void *)field = sqlite3_column_int(st, (int)i);
+			break;
+		case COL_TIME:
+			*(time_t *)(void *)field = (time_t)sqlite3_column_int64(st, (int)i);
+			break;
+		}
+	}
 	if (oom)
 		goto out;
 	*ret = c;
@@ -197,49 +252,41 @@ out:
 void
 store_cert_free(struct store_cert *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
-	free(c->name);
-	free(c->ca);
-	free(c->domains);
-	free(c->fingerprint);
-	free(c->profile_requested);
-	free(c->profile_issued);
-	free(c->serial);
-	free(c->last_error);
-	free(c->next_reason);
+	for (i = 0; i < NCOLS; i++)
+		if (cert_cols[i].type == COL_TEXT)
+			free(*(char **)(void *)((char *)c + cert_cols[i].off));
 	free(c);
 }
 
 int
 store_cert_put(struct store *s, const struct store_cert *c)
 {
-	static const char sql[] =
-	    "INSERT OR REPLACE INTO certificates (name, ca, domains,"
-	    " fingerprint, profile_requested, profile_issued, serial,"
-	    " not_before, not_after, last_attempt, last_success, last_error,"
-	    " failures, next_check, next_reason)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st;
 	int r = 0;
+	size_t i;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, cert_sql(true), -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "write certificate");
-	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->ca, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->domains, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, c->fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, c->profile_requested, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->profile_issued, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, c->serial, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)c->not_before);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)c->not_after);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)c->last_attempt);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)c->last_success);
-	sqlite3_bind_text(st, 12, c->last_error, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 13, c->failures);
-	sqlite3_bind_int64(st, 14, (sqlite3_int64)c->next_check);
-	sqlite3_bind_text(st, 15, c->next_reason, -1, SQLITE_STATIC);
+	for (i = 0; i < NCOLS; i++) {
+		const char *field = (const char *)c + cert_cols[i].off;
+		int idx = (int)i + 1;
+
+		switch (cert_cols[i].type) {
+		case COL_TEXT:
+			sqlite3_bind_text(st, idx, *(char *const *)(const void *)field, -1, SQLITE_STATIC);
+			break;
+		case COL_INT:
+			sqlite3_bind_int(st, idx, *(const int *)(const void *)field);
+			break;
+		case COL_TIME:
+			sqlite3_bind_int64(st, idx, (sqlite3_int64) * (const time_t *)(const void *)field);
+			break;
+		}
+	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = db_fail(s, "write certificate");
 	sqlite3_finalize(st);

@@ -29,6 +29,14 @@ struct store_cert {
 	int failures;
 	time_t next_check;
 	char *next_reason;
+	/* RFC 9773 renewal information for the installed certificate. */
+	char *ari_id;
+	time_t ari_start;
+	time_t ari_end;
+	time_t ari_chosen;     /* our random pick in the window; 0: none */
+	time_t ari_next_fetch; /* 0: do not poll */
+	int ari_failures;
+	char *ari_explanation;
 };
 
 int store_open(const char *state_dir, struct store **ret);
