@@ -549,6 +549,11 @@ ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be N
 
 	if (store_cert_get(p->st, c->name, &row) < 0 || row->ari_id == NULL)
 		goto out;
+	if (a != NULL && !acme_has_ari(a)) {
+		/* The CA stopped offering renewalInfo: local schedule only. */
+		row->ari_next_fetch = row->ari_chosen = row->ari_start = row->ari_end = 0;
+		goto put;
+	}
 	/* Without a usable CA session this counts as a temporary error. */
 	r = a == NULL ? -EAGAIN : acme_renewal_info(a, row->ari_id, &status, &body, &len, &ra);
 	if (r < 0 || status >= 500) {
@@ -577,6 +582,7 @@ ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be N
 			goto out;
 		row->ari_next_fetch = now + ari_poll_delay(ra);
 	}
+put:
 	if (store_cert_put(p->st, row) < 0)
 		log_err("%s: cannot record renewal information", c->name);
 out:
@@ -617,10 +623,8 @@ ari_poll_if_due(struct pass *p, const struct cfg_cert *c)
 	store_cert_free(row);
 	if (!due)
 		return;
-	if ((s = usable_session(p, c, &err)) == NULL)
-		ari_refresh(p, c, NULL);
-	else if (acme_has_ari(s->acme))
-		ari_refresh(p, c, s->acme);
+	s = usable_session(p, c, &err);
+	ari_refresh(p, c, s != NULL ? s->acme : NULL);
 }
 
 /* Returns 1 renewed, 0 not due, <0 failed. */
