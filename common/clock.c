@@ -33,6 +33,23 @@ all_digits(const char *s)
 	return 1;
 }
 
+/*
+ * True if "s" has the shape of "pat": 'd' a digit, '?' any byte, anything
+ * else itself.  Checked before sscanf(), whose %d also takes signs and
+ * blanks.  Only the first strlen(pat) bytes of "s" are looked at.
+ */
+static int
+shape_ok(const char *s, const char *pat)
+{
+	for (; *pat; pat++, s++) {
+		if (*s == '\0')
+			return 0;
+		if (*pat == 'd' ? (*s < '0' || *s > '9') : (*pat != '?' && *s != *pat))
+			return 0;
+	}
+	return 1;
+}
+
 int
 clock_parse_retry_after(const char *v, time_t now, long *ret)
 {
@@ -53,7 +70,8 @@ clock_parse_retry_after(const char *v, time_t now, long *ret)
 		return 0;
 	}
 	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-	if (sscanf(v, "%3s, %2d %3s %4d %2d:%2d:%2d %3s", wday, &day, mon, &year, &hh, &mm, &ss, zone) != 8 ||
+	if (strlen(v) != 29 || !shape_ok(v, "???, dd ??? dddd dd:dd:dd GMT") ||
+	    sscanf(v, "%3s, %2d %3s %4d %2d:%2d:%2d %3s", wday, &day, mon, &year, &hh, &mm, &ss, zone) != 8 ||
 	    strcmp(zone, "GMT") != 0)
 		return -EINVAL;
 	for (i = 0; i < 12; i++)
@@ -80,7 +98,8 @@ clock_parse_rfc3339(const char *v, time_t *ret)
 	const char *p;
 	long off = 0;
 
-	if (sscanf(v, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &year, &mon, &day, &hh, &mm, &ss, &n) != 6 || n != 19)
+	if (!shape_ok(v, "dddd-dd-dd?dd:dd:dd") ||
+	    sscanf(v, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &year, &mon, &day, &hh, &mm, &ss, &n) != 6 || n != 19)
 		return -EINVAL;
 	p = v + n;
 	if (*p == '.') {
@@ -91,7 +110,7 @@ clock_parse_rfc3339(const char *v, time_t *ret)
 	}
 	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
 		off = 0;
-	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && strlen(p) == 6 && oh < 24 && om < 60)
+	else if ((*p == '+' || *p == '-') && shape_ok(p + 1, "dd:dd") && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && strlen(p) == 6 && oh < 24 && om < 60)
 		off = (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
 	else
 		return -EINVAL;

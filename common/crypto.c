@@ -188,6 +188,12 @@ crypto_secret_free(void *p, size_t len)
 	free(p);
 }
 
+enum key_type
+crypto_key_type(const struct key *k)
+{
+	return k->type;
+}
+
 const char *
 crypto_key_alg(const struct key *k)
 {

@@ -36,6 +36,7 @@ int crypto_key_to_pem(const struct key *k, char **ret, size_t *ret_len);
 void crypto_key_free(struct key *k);
 void crypto_secret_free(void *p, size_t len);
 
+enum key_type crypto_key_type(const struct key *k);
 /* JWS "alg" for this key ("ES256", "ES384", "RS256"). */
 const char *crypto_key_alg(const struct key *k);
 /* Public JWK with only the required members (RFC 7638 section 3.2). */

@@ -33,11 +33,19 @@ struct field {
 #define LIST(k, s, m, n, req) \
 	{k, F_STRLIST, offsetof(s, m), offsetof(s, n), NULL, req}
 
+static const struct field eab_fields[] = {
+    STR("kid", struct cfg_ca, eab_kid, true),
+    STR("hmac_key_file", struct cfg_ca, eab_hmac_key_file, true),
+    {NULL, F_STR, 0, 0, NULL, false},
+};
+
 static const struct field ca_fields[] = {
     STR("name", struct cfg_ca, name, true),
     STR("directory", struct cfg_ca, directory, true),
     LIST("contact", struct cfg_ca, contact, ncontact, false),
     STR("ca_bundle", struct cfg_ca, ca_bundle, false),
+    STR("account_key", struct cfg_ca, account_key_text, false),
+    {"eab", F_MAP, 0, 0, eab_fields, false},
     {NULL, F_STR, 0, 0, NULL, false},
 };
 
@@ -45,6 +53,7 @@ static const struct field challenge_fields[] = {
     STR("type", struct cfg_cert, challenge_type, true),
     STR("listen", struct cfg_cert, http_listen, false),
     STR("webroot", struct cfg_cert, webroot, false),
+    LIST("hook", struct cfg_cert, dns_hook, ndns_hook, false),
     {NULL, F_STR, 0, 0, NULL, false},
 };
 
@@ -55,6 +64,8 @@ static const struct field cert_fields[] = {
     STR("profile", struct cfg_cert, profile, false),
     STR("profile_mode", struct cfg_cert, profile_mode_text, false),
     STR("key", struct cfg_cert, key_text, false),
+    STR("key_reuse", struct cfg_cert, key_reuse_text, false),
+    STR("preferred_chain", struct cfg_cert, preferred_chain, false),
     {"challenge", F_MAP, 0, 0, challenge_fields, true},
     STR("output", struct cfg_cert, output, true),
     LIST("reload", struct cfg_cert, reload, nreload, false),
@@ -463,6 +474,15 @@ validate_ca(struct cfg *c, size_t i, struct cfg_diag *d)
 			vdiag(d, AT(ca), "CA \"%s\": contact \"%s\" must start with mailto:", ca->name, ca->contact[j]);
 			r = -EINVAL;
 		}
+	ca->account_key_type = KEY_EC_P256;
+	if (ca->account_key_text != NULL && (ca->account_key_type = key_type_from_name(ca->account_key_text)) < 0) {
+		vdiag(d, AT(ca), "CA \"%s\": account_key \"%s\" is not one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096", ca->name, ca->account_key_text);
+		r = -EINVAL;
+	}
+	if (ca->eab_hmac_key_file != NULL && ca->eab_hmac_key_file[0] != '/') {
+		vdiag(d, AT(ca), "CA \"%s\": eab hmac_key_file must be an absolute path", ca->name);
+		r = -EINVAL;
+	}
 	for (j = 0; j < i; j++)
 		if (strcmp(c->cas[j].name, ca->name) == 0) {
 			vdiag(d, AT(ca), "CA \"%s\" is already defined at %s:%u", ca->name, c->cas[j].file, c->cas[j].line);
@@ -488,6 +508,10 @@ validate_domains(struct cfg_cert *ce, struct cfg_diag *d)
 			r = -EINVAL;
 			continue;
 		}
+		if (cfg_is_ip(ce->domains[j]) && strcmp(ce->challenge_type, "dns-01") == 0) {
+			vdiag(d, AT(ce), "certificate \"%s\": IP address \"%s\" cannot use dns-01 (RFC 8738)", ce->name, ce->domains[j]);
+			r = -EINVAL;
+		}
 		if (ce->domains[j][0] == '*' && strcmp(ce->challenge_type, "dns-01") != 0) {
 			vdiag(d, AT(ce), "certificate \"%s\": wildcard \"%s\" needs the dns-01 challenge", ce->name, ce->domains[j]);
 			r = -EINVAL;
@@ -501,32 +525,58 @@ validate_domains(struct cfg_cert *ce, struct cfg_diag *d)
 	return r;
 }
 
+/* "ADDRESS:PORT" with a numeric port in 1..65535. */
+static bool
+valid_listen(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n;
+
+	if (colon == NULL || colon == s || (n = strlen(colon + 1)) == 0 || n > 5 ||
+	    strspn(colon + 1, "0123456789") != n)
+		return false;
+	return atoi(colon + 1) >= 1 && atoi(colon + 1) <= 65535;
+}
+
 static int
 validate_challenge(struct cfg_cert *ce, struct cfg_diag *d)
 {
-	const char *colon;
+	const char *t = ce->challenge_type;
+	int r = 0;
 
-	if (strcmp(ce->challenge_type, "http-01") != 0) {
-		vdiag(d, AT(ce), "certificate \"%s\": challenge type \"%s\" is not supported (supported: http-01)", ce->name, ce->challenge_type);
+	if (strcmp(t, "http-01") != 0 && strcmp(t, "dns-01") != 0 && strcmp(t, "tls-alpn-01") != 0) {
+		vdiag(d, AT(ce), "certificate \"%s\": challenge type \"%s\" is not supported (http-01, dns-01, tls-alpn-01)", ce->name, t);
 		return -EINVAL;
 	}
-	if (ce->http_listen == NULL && ce->webroot == NULL) {
+	if (strcmp(t, "http-01") == 0 && ce->http_listen == NULL && ce->webroot == NULL) {
 		vdiag(d, AT(ce), "certificate \"%s\": http-01 needs \"listen\" (built-in responder) or \"webroot\"", ce->name);
-		return -EINVAL;
+		r = -EINVAL;
+	}
+	if (strcmp(t, "tls-alpn-01") == 0 && ce->http_listen == NULL) {
+		vdiag(d, AT(ce), "certificate \"%s\": tls-alpn-01 needs \"listen\" for the built-in responder", ce->name);
+		r = -EINVAL;
+	}
+	if (strcmp(t, "dns-01") == 0 && (ce->dns_hook == NULL || ce->ndns_hook == 0 || ce->dns_hook[0][0] != '/')) {
+		vdiag(d, AT(ce), "certificate \"%s\": dns-01 needs \"hook\", a list whose first item is an absolute program path", ce->name);
+		r = -EINVAL;
+	}
+	if (strcmp(t, "http-01") != 0 && ce->webroot != NULL) {
+		vdiag(d, AT(ce), "certificate \"%s\": webroot applies to http-01 only", ce->name);
+		r = -EINVAL;
+	}
+	if (strcmp(t, "dns-01") != 0 && ce->dns_hook != NULL) {
+		vdiag(d, AT(ce), "certificate \"%s\": hook applies to dns-01 only", ce->name);
+		r = -EINVAL;
 	}
 	if (ce->webroot != NULL && ce->webroot[0] != '/') {
 		vdiag(d, AT(ce), "certificate \"%s\": webroot must be an absolute path", ce->name);
-		return -EINVAL;
+		r = -EINVAL;
 	}
-	if (ce->http_listen != NULL) {
-		colon = strrchr(ce->http_listen, ':');
-		if (colon == NULL || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-		    atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 || strlen(colon + 1) > 5) {
-			vdiag(d, AT(ce), "certificate \"%s\": listen \"%s\" must be ADDRESS:PORT", ce->name, ce->http_listen);
-			return -EINVAL;
-		}
+	if (ce->http_listen != NULL && !valid_listen(ce->http_listen)) {
+		vdiag(d, AT(ce), "certificate \"%s\": listen \"%s\" must be ADDRESS:PORT", ce->name, ce->http_listen);
+		r = -EINVAL;
 	}
-	return 0;
+	return r;
 }
 
 static int
@@ -570,6 +620,15 @@ validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 	if (ce->key_text != NULL && (ce->key_type = key_type_from_name(ce->key_text)) < 0) {
 		vdiag(d, AT(ce), "certificate \"%s\": key \"%s\" is not one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096", ce->name, ce->key_text);
 		r = -EINVAL;
+	}
+	ce->key_reuse = false;
+	if (ce->key_reuse_text != NULL) {
+		if (strcmp(ce->key_reuse_text, "true") == 0 || strcmp(ce->key_reuse_text, "yes") == 0)
+			ce->key_reuse = true;
+		else if (strcmp(ce->key_reuse_text, "false") != 0 && strcmp(ce->key_reuse_text, "no") != 0) {
+			vdiag(d, AT(ce), "certificate \"%s\": key_reuse must be true or false", ce->name);
+			r = -EINVAL;
+		}
 	}
 	if (ce->output[0] != '/') {
 		vdiag(d, AT(ce), "certificate \"%s\": output must be an absolute path", ce->name);
@@ -691,6 +750,9 @@ cfg_free(struct cfg *c)
 		free(ca->directory);
 		free_list(ca->contact, ca->ncontact);
 		free(ca->ca_bundle);
+		free(ca->account_key_text);
+		free(ca->eab_kid);
+		free(ca->eab_hmac_key_file);
 		free(ca->file);
 	}
 	for (i = 0; i < c->ncerts; i++) {
@@ -705,6 +767,9 @@ cfg_free(struct cfg *c)
 		free(ce->challenge_type);
 		free(ce->http_listen);
 		free(ce->webroot);
+		free_list(ce->dns_hook, ce->ndns_hook);
+		free(ce->key_reuse_text);
+		free(ce->preferred_chain);
 		free(ce->output);
 		free_list(ce->reload, ce->nreload);
 		free(ce->file);

@@ -13,6 +13,7 @@
 
 #define CFG_FILE_MAX (1024 * 1024)
 #define CFG_NAMES_MAX 100
+#define CFG_HOOK_ARGS_MAX 32
 
 struct cfg_ca {
 	char *name;
@@ -20,6 +21,10 @@ struct cfg_ca {
 	char **contact;
 	size_t ncontact;
 	char *ca_bundle; /* NULL: the system trust store */
+	char *account_key_text;
+	int account_key_type; /* enum key_type; default ec-p256 */
+	char *eab_kid;        /* External Account Binding (RFC 8555 7.3.4) */
+	char *eab_hmac_key_file;
 	char *file;
 	unsigned line;
 };
@@ -40,9 +45,14 @@ struct cfg_cert {
 	enum cfg_profile_mode profile_mode;
 	char *key_text;
 	int key_type; /* enum key_type */
-	char *challenge_type;
+	char *challenge_type; /* "http-01", "dns-01" or "tls-alpn-01" */
 	char *http_listen; /* "addr:port" of the built-in responder, or NULL */
 	char *webroot;     /* directory holding .well-known/acme-challenge */
+	char **dns_hook;   /* dns-01: argv; "add"/"remove", name, value appended */
+	size_t ndns_hook;
+	char *key_reuse_text;
+	bool key_reuse;        /* keep the installed key on renewal */
+	char *preferred_chain; /* issuer CN of the preferred chain's top */
 	char *output;      /* directory for privkey.pem, cert.pem, ... */
 	char **reload;     /* argv of the reload hook, or NULL */
 	size_t nreload;

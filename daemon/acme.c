@@ -950,7 +950,9 @@ authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 	if ((r = fetch(a, "authorization", url, &j, &resp)) < 0)
 		return r;
 	name = json_get_str(json_get(j, "identifier"), "value");
-	log_escape(esc, sizeof(esc), name != NULL ? name : "?", name != NULL ? strlen(name) : 1);
+	/* RFC 8555 7.1.4: a wildcard's authorization names the base domain. */
+	snprintf(esc, sizeof(esc), "%s", json_get_bool(j, "wildcard") == 1 ? "*." : "");
+	log_escape(esc + strlen(esc), sizeof(esc) - strlen(esc), name != NULL ? name : "?", name != NULL ? strlen(name) : 1);
 	st = acme_status_from_string(json_get_str(j, "status"));
 	if (st == ACME_VALID) {
 		log_info("%s: %s: authorization already valid", a->subject, esc);

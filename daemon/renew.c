@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "acme.h"
+#include "alpn.h"
 #include "ari.h"
 #include "b64.h"
 #include "cfg.h"
@@ -25,6 +26,7 @@
 #define KEY_FILE_MAX (64 * 1024)
 #define SESSIONS_MAX 16
 #define RESPONDERS_MAX 16
+#define TOKEN_COPY_MAX 260
 
 /* One ACME session per CA per pass: directory, nonces and account. */
 struct session {
@@ -42,12 +44,24 @@ struct pass {
 	size_t nsessions;
 	struct http01 *responders[RESPONDERS_MAX];
 	size_t nresponders;
+	struct alpn *alpns[RESPONDERS_MAX];
+	size_t nalpns;
 };
+
+#define DNS_PENDING_MAX 100
 
 /* What the solver needs for one certificate. */
 struct solve {
+	const struct cfg_cert *c;
 	struct http01 *responder;
-	const char *webroot;
+	struct alpn *alpn;
+	/* dns-01: what was added, per token, so it can be removed again. */
+	struct {
+		char token[TOKEN_COPY_MAX];
+		char name[300];
+		char value[64];
+	} dns[DNS_PENDING_MAX];
+	size_t ndns;
 };
 
 static const char *const out_files[] = {"privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"};
@@ -235,18 +249,90 @@ responder_get(struct pass *p, const char *listen_addr)
 	return h;
 }
 
+/*
+ * The server names the identifier of each authorization; act only on one
+ * we asked for (its wildcard base counts), never on arbitrary text.
+ */
+static bool
+ours(const struct cfg_cert *c, const char *identifier)
+{
+	size_t i;
+
+	for (i = 0; identifier != NULL && i < c->ndomains; i++) {
+		const char *d = c->domains[i];
+
+		if (strncmp(d, "*.", 2) == 0)
+			d += 2;
+		if (strcmp(d, identifier) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Run the dns-01 hook: argv + ACTION NAME VALUE, with ACMED_* variables. */
+static int
+dns_hook(const struct cfg_cert *c, const char *action, const char *domain,
+    const char *name, const char *value)
+{
+	char *argv[CFG_HOOK_ARGS_MAX + 4], vars[5][400], *env[6];
+	size_t i, n = c->ndns_hook < CFG_HOOK_ARGS_MAX ? c->ndns_hook : CFG_HOOK_ARGS_MAX;
+	int status = -1, r;
+
+	for (i = 0; i < n; i++)
+		argv[i] = c->dns_hook[i];
+	snprintf(vars[0], sizeof(vars[0]), "ACMED_CERT_NAME=%s", c->name);
+	snprintf(vars[1], sizeof(vars[1]), "ACMED_CHALLENGE_ACTION=%s", action);
+	snprintf(vars[2], sizeof(vars[2]), "ACMED_CHALLENGE_DOMAIN=%s", domain);
+	snprintf(vars[3], sizeof(vars[3]), "ACMED_TXT_NAME=%s", name);
+	snprintf(vars[4], sizeof(vars[4]), "ACMED_TXT_VALUE=%s", value);
+	for (i = 0; i < 5; i++)
+		env[i] = vars[i];
+	env[5] = NULL;
+	argv[n] = vars[1] + strlen("ACMED_CHALLENGE_ACTION=");
+	argv[n + 1] = vars[3] + strlen("ACMED_TXT_NAME=");
+	argv[n + 2] = vars[4] + strlen("ACMED_TXT_VALUE=");
+	argv[n + 3] = NULL;
+	if ((r = hook_run(c->name, argv, env, HOOK_TIMEOUT_S, &status)) < 0)
+		return r;
+	return status == 0 ? 0 : -EIO;
+}
+
 static int
 solve_present(void *arg, const char *identifier, const char *token,
     const char *keyauth)
 {
 	struct solve *s = arg;
+	unsigned char digest[32];
+	char *value;
 	int r;
 
-	(void)identifier;
+	if (!ours(s->c, identifier)) {
+		log_err("%s: the CA asks to validate \"%s\", which this certificate does not name", s->c->name, identifier != NULL ? identifier : "?");
+		return -EPROTO;
+	}
 	if (s->responder != NULL && (r = http01_add(s->responder, token, keyauth)) < 0)
 		return r;
-	if (s->webroot != NULL && (r = webroot_put(s->webroot, token, keyauth)) < 0)
+	if (s->c->webroot != NULL && strcmp(s->c->challenge_type, "http-01") == 0 &&
+	    (r = webroot_put(s->c->webroot, token, keyauth)) < 0)
 		return r;
+	if (s->alpn != NULL && (r = alpn_add(s->alpn, identifier, keyauth)) < 0)
+		return r;
+	if (strcmp(s->c->challenge_type, "dns-01") == 0) {
+		/* RFC 8555 8.4: TXT _acme-challenge.<domain> = b64url(SHA-256(keyAuth)). */
+		if (s->ndns == DNS_PENDING_MAX || strlen(token) >= TOKEN_COPY_MAX)
+			return -ENOSPC;
+		crypto_sha256(keyauth, strlen(keyauth), digest);
+		if ((r = b64url_encode(digest, sizeof(digest), &value)) < 0)
+			return r;
+		snprintf(s->dns[s->ndns].token, sizeof(s->dns[0].token), "%s", token);
+		snprintf(s->dns[s->ndns].name, sizeof(s->dns[0].name), "_acme-challenge.%s", identifier);
+		snprintf(s->dns[s->ndns].value, sizeof(s->dns[0].value), "%s", value);
+		free(value);
+		r = dns_hook(s->c, "add", identifier, s->dns[s->ndns].name, s->dns[s->ndns].value);
+		s->ndns++;
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -254,11 +340,33 @@ static void
 solve_cleanup(void *arg, const char *token)
 {
 	struct solve *s = arg;
+	size_t i;
 
 	if (s->responder != NULL)
 		http01_remove(s->responder, token);
-	if (s->webroot != NULL)
-		webroot_remove(s->webroot, token);
+	if (s->c->webroot != NULL)
+		webroot_remove(s->c->webroot, token);
+	for (i = 0; i < s->ndns; i++)
+		if (strcmp(s->dns[i].token, token) == 0) {
+			(void)dns_hook(s->c, "remove", s->dns[i].name + strlen("_acme-challenge."), s->dns[i].name, s->dns[i].value);
+			s->dns[i] = s->dns[--s->ndns];
+			break;
+		}
+}
+
+static struct alpn *
+alpn_get(struct pass *p, const char *listen_addr)
+{
+	struct alpn *a;
+	size_t i;
+
+	for (i = 0; i < p->nalpns; i++)
+		if (strcmp(alpn_address(p->alpns[i]), listen_addr) == 0)
+			return p->alpns[i];
+	if (p->nalpns == RESPONDERS_MAX || alpn_start(listen_addr, &a) < 0)
+		return NULL;
+	p->alpns[p->nalpns++] = a;
+	return a;
 }
 
 /*
@@ -380,14 +488,44 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci)
 	(void)hook_run(c->name, c->reload, env, HOOK_TIMEOUT_S, &status);
 }
 
+/*
+ * The key for the new certificate: the installed one when key_reuse is set
+ * and it is of the configured type, else a fresh one.
+ */
+static int
+certificate_key(const struct cfg_cert *c, struct key **ret)
+{
+	char path[4096], *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->key_reuse) {
+		snprintf(path, sizeof(path), "%s/privkey.pem", c->output);
+		if (fs_read_file(path, KEY_FILE_MAX, &pem, &len) == 0) {
+			r = crypto_key_from_pem(pem, len, ret);
+			crypto_secret_free(pem, len);
+			if (r == 0 && crypto_key_type(*ret) == (enum key_type)c->key_type) {
+				log_info("%s: reusing the installed key", c->name);
+				return 0;
+			}
+			if (r == 0) {
+				crypto_key_free(*ret);
+				*ret = NULL;
+			}
+			log_notice("%s: the installed key cannot be reused; generating a new one", c->name);
+		}
+	}
+	return crypto_key_generate((enum key_type)c->key_type, ret);
+}
+
 /* Order, validate, finalize and download; verify before returning. */
 static int
 obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
     const char *replaces, struct key **ret_key, struct cert_info **ret_ci,
     char **ret_profile)
 {
-	struct solve solve = {.webroot = c->webroot};
-	struct acme_solver solver = {"http-01", solve_present, solve_cleanup, &solve};
+	struct solve *solve = NULL;
+	struct acme_solver solver = {c->challenge_type, solve_present, solve_cleanup, NULL};
 	struct acme_order *o = NULL;
 	struct cert_info *ci = NULL;
 	struct key *k = NULL;
@@ -399,14 +537,24 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 
 	if ((r = choose_profile(c, a, &profile)) < 0)
 		return r;
-	if (c->http_listen != NULL && (solve.responder = responder_get(p, c->http_listen)) == NULL) {
+	if ((solve = calloc(1, sizeof(*solve))) == NULL)
+		return -ENOMEM;
+	solve->c = c;
+	solver.arg = solve;
+	r = -EADDRINUSE;
+	if (strcmp(c->challenge_type, "http-01") == 0 && c->http_listen != NULL &&
+	    (solve->responder = responder_get(p, c->http_listen)) == NULL) {
 		log_err("%s: cannot start the http-01 responder on %s", c->name, c->http_listen);
-		return -EADDRINUSE;
+		goto out;
+	}
+	if (strcmp(c->challenge_type, "tls-alpn-01") == 0 && (solve->alpn = alpn_get(p, c->http_listen)) == NULL) {
+		log_err("%s: cannot start the tls-alpn-01 responder on %s", c->name, c->http_listen);
+		goto out;
 	}
 	if ((r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) < 0 ||
 	    (r = acme_order_authorize(a, o, &solver)) < 0)
 		goto out;
-	if ((r = crypto_key_generate((enum key_type)c->key_type, &k)) < 0 ||
+	if ((r = certificate_key(c, &k)) < 0 ||
 	    (r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
 		goto out;
 	if ((r = acme_order_finalize(a, o, csr, csr_len)) < 0 ||
@@ -440,6 +588,7 @@ out:
 	crypto_key_free(k);
 	free(csr);
 	free(pem);
+	free(solve);
 	acme_order_free(o);
 	return r;
 }
@@ -713,6 +862,8 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	}
 	for (i = 0; i < p.nresponders; i++)
 		http01_stop(p.responders[i]);
+	for (i = 0; i < p.nalpns; i++)
+		alpn_stop(p.alpns[i]);
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
