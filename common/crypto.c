@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -328,6 +330,17 @@ crypto_sha256(const void *data, size_t len, unsigned char out[32])
 	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
+int
+crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+    size_t len, unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	if (key_len > INT_MAX || HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) == NULL || n != 32)
+		return -EINVAL;
+	return 0;
+}
+
 unsigned long long
 crypto_random_u64(void)
 {
@@ -568,6 +581,7 @@ read_certs(const char *pem, size_t len, X509 **certs, size_t *ret_n, char *err,
 	}
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return -ENOMEM;
+	ERR_clear_error(); /* the loop's end is judged by the last error */
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen)) {
 		if (strcmp(name, "CERTIFICATE") != 0) {
 			snprintf(err, err_size, "chain holds a PEM block of type \"%.40s\", not a certificate", name);
@@ -592,6 +606,12 @@ read_certs(const char *pem, size_t len, X509 **certs, size_t *ret_n, char *err,
 		data = NULL;
 		if (r < 0)
 			break;
+	}
+	/* Clean end of input is "no start line"; anything else is a cut block. */
+	if (r == 0 && (ERR_GET_LIB(ERR_peek_last_error()) != ERR_LIB_PEM ||
+	    ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)) {
+		snprintf(err, err_size, "chain holds a PEM block that does not parse");
+		r = -EPROTO;
 	}
 	BIO_free(bio);
 	ERR_clear_error();

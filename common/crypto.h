@@ -46,6 +46,9 @@ int crypto_sign(const struct key *k, const void *data, size_t len,
     unsigned char **ret, size_t *ret_len);
 
 void crypto_sha256(const void *data, size_t len, unsigned char out[32]);
+/* HMAC-SHA-256 (for External Account Binding, RFC 8555 7.3.4). */
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+    size_t len, unsigned char out[32]);
 /* A uniformly random 64-bit value from the CSPRNG (0 if it fails). */
 unsigned long long crypto_random_u64(void);
 

@@ -42,6 +42,9 @@ struct acme {
 	size_t nnonces;
 	const struct key *key;
 	char *kid;
+	char *eab_kid;
+	unsigned char *eab_key;
+	size_t eab_key_len;
 	char subject[128];
 	char last_error[512];
 	long retry_after;
@@ -117,7 +120,20 @@ acme_free(struct acme *a)
 	for (i = 0; i < a->nnonces; i++)
 		free(a->nonces[i]);
 	free(a->kid);
+	free(a->eab_kid);
+	crypto_secret_free(a->eab_key, a->eab_key_len);
 	free(a);
+}
+
+int
+acme_set_eab(struct acme *a, const char *kid, const unsigned char *mac_key,
+    size_t mac_len)
+{
+	if ((a->eab_kid = strdup(kid)) == NULL || (a->eab_key = malloc(mac_len ? mac_len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(a->eab_key, mac_key, mac_len);
+	a->eab_key_len = mac_len;
+	return 0;
 }
 
 void
@@ -485,15 +501,21 @@ acme_account_url(const struct acme *a)
 }
 
 static int
-account_payload(char *const *contact, size_t ncontact, bool only_existing,
-    char **ret)
+account_payload(struct acme *a, char *const *contact, size_t ncontact,
+    bool only_existing, char **ret)
 {
-	struct json *p = json_object_new(), *list = NULL;
+	struct json *p = json_object_new(), *list = NULL, *eab = NULL;
 	int r = -ENOMEM;
 	size_t i;
 
 	if (p == NULL)
 		return -ENOMEM;
+	if (!only_existing && a->eab_kid != NULL) {
+		if ((r = jws_eab(a->key, a->eab_kid, a->eab_key, a->eab_key_len, a->new_account, &eab)) < 0 ||
+		    (r = json_set(p, "externalAccountBinding", eab)) < 0)
+			goto out;
+		r = -ENOMEM;
+	}
 	if (only_existing) {
 		if (json_set(p, "onlyReturnExisting", json_bool_new(true)) < 0)
 			goto out;
@@ -530,7 +552,7 @@ new_account(struct acme *a, char *const *contact, size_t ncontact,
 	struct problem p;
 	int r;
 
-	if ((r = account_payload(contact, ncontact, only_existing, &payload)) < 0)
+	if ((r = account_payload(a, contact, ncontact, only_existing, &payload)) < 0)
 		return r;
 	r = post(a, a->new_account, payload, NULL, true, &resp);
 	free(payload);

@@ -73,6 +73,9 @@ bool acme_profile_offered(const struct acme *a, const char *name);
  * "known_url" we first ask for the existing account only.  The account
  * URL is then available from acme_account_url().
  */
+/* External Account Binding for new accounts; the MAC key is copied. */
+int acme_set_eab(struct acme *a, const char *kid, const unsigned char *mac_key,
+    size_t mac_len);
 int acme_account(struct acme *a, const struct key *k, char *const *contact,
     size_t ncontact, const char *known_url);
 const char *acme_account_url(const struct acme *a);

@@ -129,3 +129,54 @@ jws_key_authorization(const struct key *k, const char *token, char **ret)
 	*ret = out;
 	return 0;
 }
+
+int
+jws_eab(const struct key *account, const char *eab_kid,
+    const unsigned char *mac_key, size_t mac_len, const char *url,
+    struct json **ret)
+{
+	struct json *hdr = NULL, *jwk = NULL, *out = NULL;
+	char *hdr_text = NULL, *jwk_text = NULL, *prot = NULL, *pay = NULL, *sig = NULL, *input = NULL;
+	unsigned char mac[32];
+	size_t n;
+	int r = -ENOMEM;
+
+	if ((hdr = json_object_new()) == NULL || json_set_str(hdr, "alg", "HS256") < 0 ||
+	    json_set_str(hdr, "kid", eab_kid) < 0 || json_set_str(hdr, "url", url) < 0 ||
+	    (hdr_text = json_dump(hdr, false)) == NULL)
+		goto out;
+	if ((r = crypto_key_jwk(account, &jwk)) < 0)
+		goto out;
+	r = -ENOMEM;
+	if ((jwk_text = json_dump(jwk, false)) == NULL)
+		goto out;
+	if ((r = b64url_encode(hdr_text, strlen(hdr_text), &prot)) < 0 ||
+	    (r = b64url_encode(jwk_text, strlen(jwk_text), &pay)) < 0)
+		goto out;
+	r = -ENOMEM;
+	n = strlen(prot) + strlen(pay) + 2;
+	if ((input = malloc(n)) == NULL)
+		goto out;
+	snprintf(input, n, "%s.%s", prot, pay);
+	if ((r = crypto_hmac_sha256(mac_key, mac_len, input, strlen(input), mac)) < 0 ||
+	    (r = b64url_encode(mac, sizeof(mac), &sig)) < 0)
+		goto out;
+	r = -ENOMEM;
+	if ((out = json_object_new()) == NULL || json_set_str(out, "protected", prot) < 0 ||
+	    json_set_str(out, "payload", pay) < 0 || json_set_str(out, "signature", sig) < 0)
+		goto out;
+	*ret = out;
+	out = NULL;
+	r = 0;
+out:
+	json_free(hdr);
+	json_free(jwk);
+	json_free(out);
+	free(hdr_text);
+	free(jwk_text);
+	free(prot);
+	free(pay);
+	free(sig);
+	free(input);
+	return r;
+}

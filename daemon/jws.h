@@ -25,4 +25,13 @@ int jws_thumbprint(const struct key *k, char **ret);
 /* keyAuthorization = token "." thumbprint (RFC 8555 section 8.1). */
 int jws_key_authorization(const struct key *k, const char *token, char **ret);
 
+/*
+ * The externalAccountBinding object for newAccount (RFC 8555 7.3.4): a JWS
+ * over the account's public JWK, MACed with HS256 under "mac_key", with
+ * protected header {alg, kid: eab_kid, url} and no nonce.
+ */
+int jws_eab(const struct key *account, const char *eab_kid,
+    const unsigned char *mac_key, size_t mac_len, const char *url,
+    struct json **ret);
+
 #endif

@@ -176,7 +176,7 @@ account_key(const char *state_dir, const struct cfg_ca *ca, struct key **ret)
 	} else if (r == -ENOENT) {
 		struct key *k = NULL;
 
-		if ((r = crypto_key_generate(KEY_EC_P256, &k)) == 0 &&
+		if ((r = crypto_key_generate((enum key_type)ca->account_key_type, &k)) == 0 &&
 		    (r = crypto_key_to_pem(k, &pem, &len)) == 0) {
 			r = fs_write_atomic(path, pem, len, 0600);
 			crypto_secret_free(pem, len);
@@ -195,6 +195,32 @@ account_key(const char *state_dir, const struct cfg_ca *ca, struct key **ret)
 	return r;
 }
 
+/* The EAB MAC key file holds the CA's base64url secret (whitespace ignored). */
+static int
+load_eab(const struct cfg_ca *ca, struct acme *a)
+{
+	unsigned char *key = NULL;
+	size_t len = 0, klen = 0;
+	char *text = NULL;
+	int r;
+
+	if ((r = fs_read_file(ca->eab_hmac_key_file, KEY_FILE_MAX, &text, &len)) < 0) {
+		log_err("%s: cannot read EAB key %s: %s", ca->name, ca->eab_hmac_key_file, strerror(-r));
+		return r;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	if ((r = b64url_decode(text, &key, &klen)) < 0 || klen == 0) {
+		log_err("%s: EAB key %s is not base64url", ca->name, ca->eab_hmac_key_file);
+		r = -EINVAL;
+	} else {
+		r = acme_set_eab(a, ca->eab_kid, key, klen);
+	}
+	crypto_secret_free(text, len);
+	crypto_secret_free(key, klen);
+	return r;
+}
+
 static int
 session_setup(struct pass *p, struct session *s)
 {
@@ -206,6 +232,8 @@ session_setup(struct pass *p, struct session *s)
 	acme_set_subject(s->acme, s->ca->name);
 	if ((r = acme_load_directory(s->acme)) < 0 ||
 	    (r = account_key(p->state_dir, s->ca, &s->account_key)) < 0)
+		return r;
+	if (s->ca->eab_kid != NULL && (r = load_eab(s->ca, s->acme)) < 0)
 		return r;
 	r = store_account_get(p->st, s->ca->directory, &known);
 	if (r < 0 && r != -ENOENT)
