@@ -562,6 +562,23 @@ fail:
 	return -EPROTO;
 }
 
+/* Issuer common name (UTF-8), "" if it has none; NULL on OOM. */
+static char *
+issuer_cn(X509 *x)
+{
+	X509_NAME *name = X509_get_issuer_name(x);
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	char *out;
+	int n;
+
+	if (i < 0 || (n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) < 0)
+		return strdup("");
+	out = strndup((const char *)utf8, (size_t)n);
+	OPENSSL_free(utf8);
+	return out;
+}
+
 /* Read PEM blocks; anything but CERTIFICATE (a private key!) is refused. */
 static int
 read_certs(const char *pem, size_t len, X509 **certs, size_t *ret_n, char *err,
@@ -677,6 +694,8 @@ crypto_chain_inspect(const char *pem, size_t len, const struct key *key,
 	if ((r = collect_names(certs[0], ci)) < 0 || (r = collect_ari_parts(certs[0], ci)) < 0)
 		goto out;
 	r = -ENOMEM;
+	if ((ci->top_issuer = issuer_cn(certs[n - 1])) == NULL)
+		goto out;
 	if ((ci->leaf_pem = join_pem(certs, 0, 1)) == NULL ||
 	    (ci->chain_pem = join_pem(certs, 1, n)) == NULL ||
 	    (ci->fullchain_pem = join_pem(certs, 0, n)) == NULL)
@@ -707,6 +726,7 @@ cert_info_free(struct cert_info *ci)
 	free(ci->serial_hex);
 	free(ci->aki);
 	free(ci->serial_der);
+	free(ci->top_issuer);
 	free(ci->leaf_pem);
 	free(ci->chain_pem);
 	free(ci->fullchain_pem);

@@ -68,6 +68,7 @@ struct cert_info {
 	size_t aki_len;
 	unsigned char *serial_der; /* DER INTEGER content octets (sign byte kept) */
 	size_t serial_der_len;
+	char *top_issuer;    /* issuer CN of the last certificate, or "" */
 	char *leaf_pem;      /* leaf only */
 	char *chain_pem;     /* issuers only, in order */
 	char *fullchain_pem; /* leaf then issuers */

@@ -1123,22 +1123,46 @@ out:
 }
 
 int
-acme_download(struct acme *a, const struct acme_order *o, char **ret,
-    size_t *ret_len)
+acme_download(struct acme *a, const char *url, char **ret, size_t *ret_len,
+    struct acme_alternates *alts)
 {
 	struct http_resp *resp = NULL;
+	char *links[ACME_ALTERNATES_MAX];
+	size_t n = 0, i;
 	int r;
 
-	if ((r = post(a, o->certificate, "", "application/pem-certificate-chain", false, &resp)) < 0)
+	if ((r = post(a, url, "", "application/pem-certificate-chain", false, &resp)) < 0)
 		return r;
 	if (resp->status != 200) {
 		r = http_failure(a, "certificate download", resp);
 		http_resp_free(resp);
 		return r;
 	}
+	if (alts != NULL) {
+		if ((r = http_links(resp->links, resp->nlinks, "alternate", links, ACME_ALTERNATES_MAX, &n)) < 0) {
+			http_resp_free(resp);
+			return r;
+		}
+		for (i = 0; i < n; i++) {
+			if (url_ok(a, links[i]) && alts->n < ACME_ALTERNATES_MAX)
+				alts->urls[alts->n++] = links[i];
+			else
+				free(links[i]);
+		}
+	}
 	*ret = resp->body;
 	*ret_len = resp->body_len;
 	resp->body = NULL;
 	http_resp_free(resp);
 	return 0;
+}
+
+void
+acme_alternates_fini(struct acme_alternates *alts)
+{
+	size_t i;
+
+	for (i = 0; i < alts->n; i++)
+		free(alts->urls[i]);
+	alts->n = 0;
 }

@@ -101,8 +101,21 @@ int acme_order_authorize(struct acme *a, struct acme_order *o,
     const struct acme_solver *solver);
 int acme_order_finalize(struct acme *a, struct acme_order *o,
     const unsigned char *csr, size_t csr_len);
-int acme_download(struct acme *a, const struct acme_order *o, char **ret,
-    size_t *ret_len);
+#define ACME_ALTERNATES_MAX 8
+
+/* Alternate chain URLs (RFC 8555 7.4.2), already checked like all URLs. */
+struct acme_alternates {
+	char *urls[ACME_ALTERNATES_MAX];
+	size_t n;
+};
+
+/*
+ * Download a certificate chain (PEM) from "url"; with "alts" non-NULL also
+ * collect the Link rel="alternate" URLs (free with acme_alternates_fini()).
+ */
+int acme_download(struct acme *a, const char *url, char **ret, size_t *ret_len,
+    struct acme_alternates *alts);
+void acme_alternates_fini(struct acme_alternates *alts);
 void acme_order_free(struct acme_order *o);
 
 enum acme_status acme_status_from_string(const char *s);

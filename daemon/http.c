@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,4 +227,104 @@ out:
 	curl_slist_free_all(hdrs);
 	http_resp_free(resp);
 	return r;
+}
+
+/* Does the rel parameter value "v" (len) list "rel" as a token? */
+static bool
+rel_has(const char *v, size_t len, const char *rel)
+{
+	size_t rlen = strlen(rel), i = 0;
+
+	while (i < len) {
+		size_t start;
+
+		while (i < len && v[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && v[i] != ' ')
+			i++;
+		if (i - start == rlen && strncasecmp(v + start, rel, rlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Parse one link-value starting at *p; advance past it and a comma. */
+static int
+one_link(const char **p, const char *rel, char **ret_url)
+{
+	const char *s = *p, *end, *q;
+	bool match = false;
+
+	while (*s == ' ' || *s == ',')
+		s++;
+	if (*s != '<' || (end = strchr(s, '>')) == NULL)
+		return -EINVAL;
+	q = end + 1;
+	/* Parameters until the next comma outside quotes. */
+	while (*q != '\0' && *q != ',') {
+		const char *name, *val;
+		size_t nlen, vlen;
+
+		while (*q == ';' || *q == ' ')
+			q++;
+		name = q;
+		while (*q != '\0' && *q != '=' && *q != ';' && *q != ',')
+			q++;
+		nlen = (size_t)(q - name);
+		while (nlen > 0 && name[nlen - 1] == ' ')
+			nlen--;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ')
+			q++;
+		if (*q == '"') {
+			val = ++q;
+			while (*q != '\0' && *q != '"')
+				q++;
+			vlen = (size_t)(q - val);
+			if (*q == '"')
+				q++;
+		} else {
+			val = q;
+			while (*q != '\0' && *q != ';' && *q != ',')
+				q++;
+			vlen = (size_t)(q - val);
+		}
+		if (nlen == 3 && strncasecmp(name, "rel", 3) == 0 && rel_has(val, vlen, rel))
+			match = true;
+	}
+	*p = q;
+	if (!match)
+		return 0;
+	if ((*ret_url = strndup(s + 1, (size_t)(end - s - 1))) == NULL)
+		return -ENOMEM;
+	return 1;
+}
+
+int
+http_links(char *const *values, size_t nvalues, const char *rel, char **urls,
+    size_t max, size_t *n)
+{
+	size_t i, added = 0;
+
+	for (i = 0; i < nvalues; i++) {
+		const char *p = values[i];
+
+		while (*p != '\0' && added < max) {
+			char *url = NULL;
+			int r = one_link(&p, rel, &url);
+
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0)
+				break; /* malformed: skip the rest of this header */
+			if (r == 1) {
+				urls[(*n)++] = url;
+				added++;
+			}
+		}
+	}
+	return 0;
 }

@@ -42,4 +42,13 @@ int http_request(struct http *h, const char *method, const char *url,
     const char *accept, struct http_resp **ret);
 void http_resp_free(struct http_resp *r);
 
+/*
+ * Collect the targets of Link header values (RFC 8288) whose rel list
+ * contains "rel": "<url>;rel=\"alternate\", <url2>; rel=up".  Adds at most
+ * "max" new strings to urls[*n] (caller frees).  Malformed values are
+ * skipped.  Pure; used for alternate chains.
+ */
+int http_links(char *const *values, size_t nvalues, const char *rel,
+    char **urls, size_t max, size_t *n);
+
 #endif

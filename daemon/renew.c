@@ -546,6 +546,55 @@ certificate_key(const struct cfg_cert *c, struct key **ret)
 	return crypto_key_generate((enum key_type)c->key_type, ret);
 }
 
+/*
+ * Download and check the chain.  With preferred_chain set, take the first
+ * of the default and the alternate chains (RFC 8555 7.4.2) whose topmost
+ * issuer's CN matches; if none does, keep the default chain.
+ */
+static int
+download_chain(const struct cfg_cert *c, struct acme *a, const char *url,
+    const struct key *k, struct cert_info **ret)
+{
+	struct acme_alternates alts = {.n = 0};
+	struct cert_info *ci = NULL, *alt = NULL;
+	char *pem = NULL, err[256];
+	size_t len = 0, i;
+	int r;
+
+	if ((r = acme_download(a, url, &pem, &len, c->preferred_chain != NULL ? &alts : NULL)) < 0)
+		return r;
+	r = crypto_chain_inspect(pem, len, k, &ci, err, sizeof(err));
+	free(pem);
+	if (r < 0) {
+		log_err("%s: refusing the new certificate: %s", c->name, err);
+		goto out;
+	}
+	for (i = 0; c->preferred_chain != NULL && strcmp(ci->top_issuer, c->preferred_chain) != 0 && i < alts.n; i++) {
+		if (acme_download(a, alts.urls[i], &pem, &len, NULL) < 0)
+			continue;
+		if (crypto_chain_inspect(pem, len, k, &alt, err, sizeof(err)) < 0) {
+			log_warn("%s: ignoring alternate chain %zu: %s", c->name, i + 1, err);
+		} else if (strcmp(alt->serial_hex, ci->serial_hex) == 0 && strcmp(alt->top_issuer, c->preferred_chain) == 0) {
+			log_info("%s: using the alternate chain issued by \"%s\"", c->name, alt->top_issuer);
+			cert_info_free(ci);
+			ci = alt;
+		} else {
+			cert_info_free(alt);
+		}
+		alt = NULL;
+		free(pem);
+		pem = NULL;
+	}
+	if (c->preferred_chain != NULL && strcmp(ci->top_issuer, c->preferred_chain) != 0)
+		log_warn("%s: no chain issued by \"%s\"; keeping the default chain (\"%s\")", c->name, c->preferred_chain, ci->top_issuer);
+	*ret = ci;
+	ci = NULL;
+out:
+	acme_alternates_fini(&alts);
+	cert_info_free(ci);
+	return r;
+}
+
 /* Order, validate, finalize and download; verify before returning. */
 static int
 obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
@@ -558,9 +607,8 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 	struct cert_info *ci = NULL;
 	struct key *k = NULL;
 	unsigned char *csr = NULL;
-	char *pem = NULL, err[256];
 	const char *profile;
-	size_t csr_len, pem_len;
+	size_t csr_len;
 	int r;
 
 	if ((r = choose_profile(c, a, &profile)) < 0)
@@ -586,12 +634,8 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 	    (r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
 		goto out;
 	if ((r = acme_order_finalize(a, o, csr, csr_len)) < 0 ||
-	    (r = acme_download(a, o, &pem, &pem_len)) < 0)
+	    (r = download_chain(c, a, o->certificate, k, &ci)) < 0)
 		goto out;
-	if ((r = crypto_chain_inspect(pem, pem_len, k, &ci, err, sizeof(err))) < 0) {
-		log_err("%s: refusing the new certificate: %s", c->name, err);
-		goto out;
-	}
 	if (!names_match(c, ci)) {
 		log_err("%s: refusing the new certificate: its names differ from the configuration", c->name);
 		r = -EPROTO;
@@ -615,7 +659,6 @@ out:
 	cert_info_free(ci);
 	crypto_key_free(k);
 	free(csr);
-	free(pem);
 	free(solve);
 	acme_order_free(o);
 	return r;
