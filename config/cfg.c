@@ -595,12 +595,15 @@ validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 			vdiag(d, AT(ce), "certificate \"%s\" is already defined at %s:%u", ce->name, c->certs[j].file, c->certs[j].line);
 			r = -EINVAL;
 		}
-	if (validate_challenge(ce, d) < 0 || validate_domains(ce, d) < 0)
+	/* Both, even if the first fails: every problem is reported. */
+	if (validate_challenge(ce, d) < 0)
+		r = -EINVAL;
+	if (validate_domains(ce, d) < 0)
 		r = -EINVAL;
 	if (ce->ca_name == NULL && c->ncas == 1)
 		ce->ca = &c->cas[0];
 	else if (ce->ca_name == NULL || (ce->ca = cfg_find_ca(c, ce->ca_name)) == NULL) {
-		vdiag(d, AT(ce), "certificate \"%s\": %s", ce->name, ce->ca_name == NULL ? "several CAs are defined; say which with \"ca\"" : "no CA of that name is defined");
+		vdiag(d, AT(ce), "certificate \"%s\": %s", ce->name, ce->ca_name != NULL ? "no CA of that name is defined" : c->ncas == 0 ? "no CA is defined" : "several CAs are defined; say which with \"ca\"");
 		r = -EINVAL;
 	}
 	ce->profile_mode = CFG_PROFILE_REQUIRED;
@@ -716,7 +719,8 @@ cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag)
 			goto out;
 		sprintf(paths[n++], "%s/%s", dir, de->d_name);
 	}
-	qsort(paths, n, sizeof(char *), cmp_str);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined: an empty directory */
+		qsort(paths, n, sizeof(char *), cmp_str);
 	r = cfg_load_files(paths, n, ret, diag);
 out:
 	closedir(dp);

@@ -55,6 +55,8 @@ int acme_new(const char *directory_url, const char *ca_bundle,
 void acme_free(struct acme *a);
 void acme_set_subject(struct acme *a, const char *subject);
 const char *acme_last_error(const struct acme *a);
+/* Problem type (without the urn prefix) of the last failure, or "". */
+const char *acme_last_problem(const struct acme *a);
 /* Seconds the server asked us to wait with the last failure, or 0. */
 long acme_retry_after(const struct acme *a);
 /* Number of HTTP requests sent so far. */
@@ -119,5 +121,19 @@ void acme_alternates_fini(struct acme_alternates *alts);
 void acme_order_free(struct acme_order *o);
 
 enum acme_status acme_status_from_string(const char *s);
+
+/*
+ * Revoke a certificate (DER).  "reason" < 0 sends none.  Signed by the
+ * account, or by "cert_key" (with its jwk) when given.
+ */
+int acme_revoke(struct acme *a, const unsigned char *der, size_t der_len,
+    int reason, const struct key *cert_key);
+
+/*
+ * Roll the account over to "new_key" (RFC 8555 7.3.5).  On success the
+ * session signs with "new_key" from then on; -EEXIST if the CA says the
+ * key belongs to another account.
+ */
+int acme_key_change(struct acme *a, const struct key *new_key);
 
 #endif

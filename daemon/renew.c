@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "acme.h"
+#include "solve.h"
 #include "alpn.h"
 #include "ari.h"
 #include "b64.h"
@@ -42,26 +44,7 @@ struct pass {
 	const char *state_dir;
 	struct session sessions[SESSIONS_MAX];
 	size_t nsessions;
-	struct http01 *responders[RESPONDERS_MAX];
-	size_t nresponders;
-	struct alpn *alpns[RESPONDERS_MAX];
-	size_t nalpns;
-};
-
-#define DNS_PENDING_MAX 100
-
-/* What the solver needs for one certificate. */
-struct solve {
-	const struct cfg_cert *c;
-	struct http01 *responder;
-	struct alpn *alpn;
-	/* dns-01: what was added, per token, so it can be removed again. */
-	struct {
-		char token[TOKEN_COPY_MAX];
-		char name[300];
-		char value[64];
-	} dns[DNS_PENDING_MAX];
-	size_t ndns;
+	struct solvers *solvers;
 };
 
 static const char *const out_files[] = {"privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"};
@@ -146,105 +129,6 @@ renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret)
 	return 0;
 }
 
-/* Load the CA's account key, creating it (0600, under a lock) if missing. */
-static int
-account_key(const char *state_dir, const struct cfg_ca *ca, struct key **ret)
-{
-	char dir[4096], path[4200], lock[4200], *pem = NULL;
-	size_t len = 0;
-	int fd, r;
-
-	snprintf(dir, sizeof(dir), "%s/accounts", state_dir);
-	snprintf(path, sizeof(path), "%s/%s.key", dir, ca->name);
-	snprintf(lock, sizeof(lock), "%s/%s.lock", dir, ca->name);
-	if ((r = fs_mkdir_p(dir, 0700)) < 0) {
-		log_err("%s: cannot create %s: %s", ca->name, dir, strerror(-r));
-		return r;
-	}
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) < 0) {
-		r = -errno;
-		log_err("%s: cannot lock %s: %s", ca->name, lock, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	r = fs_read_file(path, KEY_FILE_MAX, &pem, &len);
-	if (r == 0) {
-		if ((r = crypto_key_from_pem(pem, len, ret)) < 0)
-			log_err("%s: account key %s is not a usable private key", ca->name, path);
-		crypto_secret_free(pem, len);
-	} else if (r == -ENOENT) {
-		struct key *k = NULL;
-
-		if ((r = crypto_key_generate((enum key_type)ca->account_key_type, &k)) == 0 &&
-		    (r = crypto_key_to_pem(k, &pem, &len)) == 0) {
-			r = fs_write_atomic(path, pem, len, 0600);
-			crypto_secret_free(pem, len);
-		}
-		if (r < 0) {
-			log_err("%s: cannot create account key %s: %s", ca->name, path, strerror(-r));
-			crypto_key_free(k);
-		} else {
-			log_notice("%s: created account key %s", ca->name, path);
-			*ret = k;
-		}
-	} else {
-		log_err("%s: cannot read account key %s: %s", ca->name, path, strerror(-r));
-	}
-	close(fd); /* releases the lock */
-	return r;
-}
-
-/* The EAB MAC key file holds the CA's base64url secret (whitespace ignored). */
-static int
-load_eab(const struct cfg_ca *ca, struct acme *a)
-{
-	unsigned char *key = NULL;
-	size_t len = 0, klen = 0;
-	char *text = NULL;
-	int r;
-
-	if ((r = fs_read_file(ca->eab_hmac_key_file, KEY_FILE_MAX, &text, &len)) < 0) {
-		log_err("%s: cannot read EAB key %s: %s", ca->name, ca->eab_hmac_key_file, strerror(-r));
-		return r;
-	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
-		text[--len] = '\0';
-	if ((r = b64url_decode(text, &key, &klen)) < 0 || klen == 0) {
-		log_err("%s: EAB key %s is not base64url", ca->name, ca->eab_hmac_key_file);
-		r = -EINVAL;
-	} else {
-		r = acme_set_eab(a, ca->eab_kid, key, klen);
-	}
-	crypto_secret_free(text, len);
-	crypto_secret_free(key, klen);
-	return r;
-}
-
-static int
-session_setup(struct pass *p, struct session *s)
-{
-	char *known = NULL;
-	int r;
-
-	if ((r = acme_new(s->ca->directory, s->ca->ca_bundle, &s->acme)) < 0)
-		return r;
-	acme_set_subject(s->acme, s->ca->name);
-	if ((r = acme_load_directory(s->acme)) < 0 ||
-	    (r = account_key(p->state_dir, s->ca, &s->account_key)) < 0)
-		return r;
-	if (s->ca->eab_kid != NULL && (r = load_eab(s->ca, s->acme)) < 0)
-		return r;
-	r = store_account_get(p->st, s->ca->directory, &known);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	r = acme_account(s->acme, s->account_key, s->ca->contact, s->ca->ncontact, known);
-	free(known);
-	if (r < 0)
-		return r;
-	return store_account_put(p->st, s->ca->directory, acme_account_url(s->acme));
-}
-
 static struct session *
 session_get(struct pass *p, const struct cfg_ca *ca)
 {
@@ -258,143 +142,8 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 		return NULL;
 	s = &p->sessions[p->nsessions++];
 	s->ca = ca;
-	s->status = session_setup(p, s);
+	s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
 	return s;
-}
-
-static struct http01 *
-responder_get(struct pass *p, const char *listen_addr)
-{
-	struct http01 *h;
-	size_t i;
-
-	for (i = 0; i < p->nresponders; i++)
-		if (strcmp(http01_address(p->responders[i]), listen_addr) == 0)
-			return p->responders[i];
-	if (p->nresponders == RESPONDERS_MAX || http01_start(listen_addr, &h) < 0)
-		return NULL;
-	p->responders[p->nresponders++] = h;
-	return h;
-}
-
-/*
- * The server names the identifier of each authorization; act only on one
- * we asked for (its wildcard base counts), never on arbitrary text.
- */
-static bool
-ours(const struct cfg_cert *c, const char *identifier)
-{
-	size_t i;
-
-	for (i = 0; identifier != NULL && i < c->ndomains; i++) {
-		const char *d = c->domains[i];
-
-		if (strncmp(d, "*.", 2) == 0)
-			d += 2;
-		if (strcmp(d, identifier) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Run the dns-01 hook: argv + ACTION NAME VALUE, with ACMED_* variables. */
-static int
-dns_hook(const struct cfg_cert *c, const char *action, const char *domain,
-    const char *name, const char *value)
-{
-	char *argv[CFG_HOOK_ARGS_MAX + 4], vars[5][400], *env[6];
-	size_t i, n = c->ndns_hook < CFG_HOOK_ARGS_MAX ? c->ndns_hook : CFG_HOOK_ARGS_MAX;
-	int status = -1, r;
-
-	for (i = 0; i < n; i++)
-		argv[i] = c->dns_hook[i];
-	snprintf(vars[0], sizeof(vars[0]), "ACMED_CERT_NAME=%s", c->name);
-	snprintf(vars[1], sizeof(vars[1]), "ACMED_CHALLENGE_ACTION=%s", action);
-	snprintf(vars[2], sizeof(vars[2]), "ACMED_CHALLENGE_DOMAIN=%s", domain);
-	snprintf(vars[3], sizeof(vars[3]), "ACMED_TXT_NAME=%s", name);
-	snprintf(vars[4], sizeof(vars[4]), "ACMED_TXT_VALUE=%s", value);
-	for (i = 0; i < 5; i++)
-		env[i] = vars[i];
-	env[5] = NULL;
-	argv[n] = vars[1] + strlen("ACMED_CHALLENGE_ACTION=");
-	argv[n + 1] = vars[3] + strlen("ACMED_TXT_NAME=");
-	argv[n + 2] = vars[4] + strlen("ACMED_TXT_VALUE=");
-	argv[n + 3] = NULL;
-	if ((r = hook_run(c->name, argv, env, HOOK_TIMEOUT_S, &status)) < 0)
-		return r;
-	return status == 0 ? 0 : -EIO;
-}
-
-static int
-solve_present(void *arg, const char *identifier, const char *token,
-    const char *keyauth)
-{
-	struct solve *s = arg;
-	unsigned char digest[32];
-	char *value;
-	int r;
-
-	if (!ours(s->c, identifier)) {
-		log_err("%s: the CA asks to validate \"%s\", which this certificate does not name", s->c->name, identifier != NULL ? identifier : "?");
-		return -EPROTO;
-	}
-	if (s->responder != NULL && (r = http01_add(s->responder, token, keyauth)) < 0)
-		return r;
-	if (s->c->webroot != NULL && strcmp(s->c->challenge_type, "http-01") == 0 &&
-	    (r = webroot_put(s->c->webroot, token, keyauth)) < 0)
-		return r;
-	if (s->alpn != NULL && (r = alpn_add(s->alpn, identifier, keyauth)) < 0)
-		return r;
-	if (strcmp(s->c->challenge_type, "dns-01") == 0) {
-		/* RFC 8555 8.4: TXT _acme-challenge.<domain> = b64url(SHA-256(keyAuth)). */
-		if (s->ndns == DNS_PENDING_MAX || strlen(token) >= TOKEN_COPY_MAX)
-			return -ENOSPC;
-		crypto_sha256(keyauth, strlen(keyauth), digest);
-		if ((r = b64url_encode(digest, sizeof(digest), &value)) < 0)
-			return r;
-		snprintf(s->dns[s->ndns].token, sizeof(s->dns[0].token), "%s", token);
-		snprintf(s->dns[s->ndns].name, sizeof(s->dns[0].name), "_acme-challenge.%s", identifier);
-		snprintf(s->dns[s->ndns].value, sizeof(s->dns[0].value), "%s", value);
-		free(value);
-		r = dns_hook(s->c, "add", identifier, s->dns[s->ndns].name, s->dns[s->ndns].value);
-		s->ndns++;
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static void
-solve_cleanup(void *arg, const char *token)
-{
-	struct solve *s = arg;
-	size_t i;
-
-	if (s->responder != NULL)
-		http01_remove(s->responder, token);
-	if (s->c->webroot != NULL)
-		webroot_remove(s->c->webroot, token);
-	for (i = 0; i < s->ndns; i++)
-		if (strcmp(s->dns[i].token, token) == 0) {
-			(void)dns_hook(s->c, "remove", s->dns[i].name + strlen("_acme-challenge."), s->dns[i].name, s->dns[i].value);
-			s->dns[i] = s->dns[--s->ndns];
-			break;
-		}
-}
-
-static struct alpn *
-alpn_get(struct pass *p, const char *listen_addr)
-{
-	struct alpn *a;
-	size_t i;
-
-	for (i = 0; i < p->nalpns; i++)
-		if (strcmp(alpn_address(p->alpns[i]), listen_addr) == 0)
-			return p->alpns[i];
-	if (p->nalpns == RESPONDERS_MAX || alpn_start(listen_addr, &a) < 0)
-		return NULL;
-	p->alpns[p->nalpns++] = a;
-	return a;
 }
 
 /*
@@ -601,40 +350,44 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
     const char *replaces, struct key **ret_key, struct cert_info **ret_ci,
     char **ret_profile)
 {
-	struct solve *solve = NULL;
-	struct acme_solver solver = {c->challenge_type, solve_present, solve_cleanup, NULL};
+	struct acme_solver solver;
 	struct acme_order *o = NULL;
 	struct cert_info *ci = NULL;
 	struct key *k = NULL;
 	unsigned char *csr = NULL;
 	const char *profile;
+	unsigned attempt;
 	size_t csr_len;
 	int r;
 
 	if ((r = choose_profile(c, a, &profile)) < 0)
 		return r;
-	if ((solve = calloc(1, sizeof(*solve))) == NULL)
-		return -ENOMEM;
-	solve->c = c;
-	solver.arg = solve;
-	r = -EADDRINUSE;
-	if (strcmp(c->challenge_type, "http-01") == 0 && c->http_listen != NULL &&
-	    (solve->responder = responder_get(p, c->http_listen)) == NULL) {
-		log_err("%s: cannot start the http-01 responder on %s", c->name, c->http_listen);
-		goto out;
-	}
-	if (strcmp(c->challenge_type, "tls-alpn-01") == 0 && (solve->alpn = alpn_get(p, c->http_listen)) == NULL) {
-		log_err("%s: cannot start the tls-alpn-01 responder on %s", c->name, c->http_listen);
-		goto out;
-	}
-	if ((r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) < 0 ||
-	    (r = acme_order_authorize(a, o, &solver)) < 0)
-		goto out;
+	if ((r = solve_begin(&p->solvers, c, &solver)) < 0)
+		return r;
 	if ((r = certificate_key(c, &k)) < 0 ||
 	    (r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
 		goto out;
-	if ((r = acme_order_finalize(a, o, csr, csr_len)) < 0 ||
-	    (r = download_chain(c, a, o->certificate, k, &ci)) < 0)
+	for (attempt = 0;; attempt++) {
+		bool finalizing = false;
+
+		if ((r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) == 0 &&
+		    (r = acme_order_authorize(a, o, &solver)) == 0) {
+			finalizing = true;
+			r = acme_order_finalize(a, o, csr, csr_len);
+		}
+		/*
+		 * SPEC 1.5: invalidProfile at finalize means the CA withdrew the
+		 * profile; re-read the directory and place at most one more order.
+		 */
+		if (r == 0 || attempt > 0 || !finalizing || strcmp(acme_last_problem(a), "invalidProfile") != 0)
+			break;
+		log_notice("%s: the CA no longer issues this order's profile; re-reading its directory", c->name);
+		acme_order_free(o);
+		o = NULL;
+		if ((r = acme_load_directory(a)) < 0 || (r = choose_profile(c, a, &profile)) < 0)
+			goto out;
+	}
+	if (r < 0 || (r = download_chain(c, a, o->certificate, k, &ci)) < 0)
 		goto out;
 	if (!names_match(c, ci)) {
 		log_err("%s: refusing the new certificate: its names differ from the configuration", c->name);
@@ -659,7 +412,7 @@ out:
 	cert_info_free(ci);
 	crypto_key_free(k);
 	free(csr);
-	free(solve);
+	solve_end(&solver);
 	acme_order_free(o);
 	return r;
 }
@@ -762,7 +515,7 @@ ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be N
 	struct store_cert *row = NULL;
 	struct ari_window w;
 	time_t now = clock_now();
-	char *body = NULL, t1[32], t2[32];
+	char *body = NULL, t1[32], t2[32], t3[32];
 	long status = 0, ra = -1;
 	size_t len = 0;
 	int r;
@@ -794,7 +547,7 @@ ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be N
 			row->ari_end = w.end;
 			row->ari_chosen = ari_choose(&w, crypto_random_u64());
 			log_info("%s: ARI window %s .. %s, renewing at %s", c->name, clock_format(w.start, t1, sizeof(t1)),
-			    clock_format(w.end, t2, sizeof(t2)), clock_format(row->ari_chosen, t2, sizeof(t2)));
+			    clock_format(w.end, t2, sizeof(t2)), clock_format(row->ari_chosen, t3, sizeof(t3)));
 		}
 		if (w.explanation[0] != '\0')
 			log_notice("%s: the CA explains its renewal window: %s", c->name, w.explanation);
@@ -931,10 +684,7 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 		else
 			res->failed++;
 	}
-	for (i = 0; i < p.nresponders; i++)
-		http01_stop(p.responders[i]);
-	for (i = 0; i < p.nalpns; i++)
-		alpn_stop(p.alpns[i]);
+	solvers_free(p.solvers);
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);

@@ -1,0 +1,80 @@
+/*
+ * Internals shared by acme.c (transport, nonces, directory, account,
+ * revocation) and acme_order.c (orders, authorizations, download, ARI).
+ * Not for use outside the ACME client.
+ */
+#ifndef ACMED_ACME_INT_H
+#define ACMED_ACME_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "acme.h"
+#include "http.h"
+
+struct json;
+
+#define NONCE_POOL_MAX 8
+#define NONCE_LEN_MAX 256
+#define BAD_NONCE_TRIES 10
+#define URL_LEN_MAX 2048
+#define TOKEN_LEN_MAX 256
+#define POLL_DEADLINE_S 600
+#define POLL_DELAY_MAX_S 30
+#define FINALIZE_TRIES 5
+#define PROFILES_MAX 64
+#define ERR_TYPE_PREFIX "urn:ietf:params:acme:error:"
+
+struct acme {
+	struct http *http;
+	char *dir_url;
+	char *origin; /* "https://host[:port]" of the directory */
+	char *new_nonce;
+	char *new_account;
+	char *new_order;
+	char *renewal_info; /* RFC 9773 base URL, or NULL */
+	char *revoke_cert;
+	char *key_change;
+	char last_type[64]; /* problem type of the last failure, or "" */
+	char **profiles; /* name, description pairs */
+	size_t nprofiles;
+	bool has_profiles;
+	char *nonces[NONCE_POOL_MAX];
+	size_t nnonces;
+	const struct key *key;
+	char *kid;
+	char *eab_kid;
+	unsigned char *eab_key;
+	size_t eab_key_len;
+	char subject[128];
+	char last_error[512];
+	long retry_after;
+	unsigned long nrequests;
+};
+
+struct problem {
+	char type[64];
+	char detail[400];
+};
+
+extern const char *const acme_status_names[ACME_UNKNOWN];
+
+void acme_fail(struct acme *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool acme_url_ok(const struct acme *a, const char *url);
+int acme_take_url(struct acme *a, const char *what, const char *url, char **dst);
+int acme_request(struct acme *a, const char *method, const char *url,
+    const char *body, const char *accept, struct http_resp **ret);
+void acme_parse_problem(const struct http_resp *resp, struct problem *p);
+int acme_http_failure(struct acme *a, const char *what,
+    const struct http_resp *resp);
+int acme_post(struct acme *a, const char *url, const char *payload,
+    const char *accept, bool use_jwk, struct http_resp **ret);
+int acme_post_as(struct acme *a, const struct key *signer, const char *url,
+    const char *payload, const char *accept, bool use_jwk,
+    struct http_resp **ret);
+int acme_parse_body(struct acme *a, const char *what,
+    const struct http_resp *resp, struct json **ret);
+bool acme_b64url_valid_id(const char *id);
+
+#endif
