@@ -732,3 +732,28 @@ cert_info_free(struct cert_info *ci)
 	free(ci->fullchain_pem);
 	free(ci);
 }
+
+int
+crypto_cert_der(const char *pem, size_t len, unsigned char **ret,
+    size_t *ret_len)
+{
+	unsigned char *der = NULL;
+	X509 *x;
+	BIO *bio;
+	int n;
+
+	if (len > PEM_TEXT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -EINVAL;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (x == NULL)
+		return -EINVAL;
+	n = i2d_X509(x, &der);
+	X509_free(x);
+	if (n <= 0)
+		return -ENOMEM;
+	*ret = der;
+	*ret_len = (size_t)n;
+	return 0;
+}

@@ -83,4 +83,8 @@ int crypto_chain_inspect(const char *pem, size_t len, const struct key *key,
     struct cert_info **ret, char *err, size_t err_size);
 void cert_info_free(struct cert_info *ci);
 
+/* DER of the first certificate in PEM text (caller frees). */
+int crypto_cert_der(const char *pem, size_t len, unsigned char **ret,
+    size_t *ret_len);
+
 #endif

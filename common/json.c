@@ -176,6 +176,18 @@ json_bool_new(bool b)
 }
 
 struct json *
+json_null_new(void)
+{
+	return W(json_null());
+}
+
+struct json *
+json_string_or_null(const char *s)
+{
+	return s != NULL ? json_string_new(s) : json_null_new();
+}
+
+struct json *
 json_int_new(long long v)
 {
 	return W(json_integer(v));

@@ -44,6 +44,9 @@ struct json *json_object_new(void);
 struct json *json_array_new(void);
 struct json *json_string_new(const char *s);
 struct json *json_bool_new(bool b);
+struct json *json_null_new(void);
+/* A string, or null for NULL. */
+struct json *json_string_or_null(const char *s);
 struct json *json_int_new(long long v);
 int json_set(struct json *obj, const char *key, struct json *val);
 int json_set_str(struct json *obj, const char *key, const char *s);

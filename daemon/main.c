@@ -24,9 +24,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "cfg.h"
 #include "clock.h"
 #include "fs.h"
+#include "json.h"
 #include "log.h"
 #include "notify.h"
 #include "renew.h"
@@ -54,7 +56,11 @@ usage(FILE *f)
 	    "  run [--once]            run the daemon, or one renewal pass\n"
 	    "  renew [--force] NAME... renew these certificates if due (or now, with --force)\n"
 	    "  renew [--force] --all   the same for every certificate\n"
-	    "  status                  show each certificate and when it renews\n"
+	    "  status [NAME] [--json]  show each certificate and when it renews\n"
+	    "  profiles CA             list the profiles a CA (name or directory URL) offers\n"
+	    "  revoke NAME [--reason N] [--with-cert-key]\n"
+	    "                          revoke the installed certificate (it is then replaced)\n"
+	    "  rollover CA             replace the CA account's key (RFC 8555 7.3.5)\n"
 	    "\n"
 	    "defaults: --config-dir /etc/acmed --state-dir /var/lib/acmed\n");
 }
@@ -189,24 +195,148 @@ print_status(const struct cfg_cert *c, struct store *st)
 	store_cert_free(row);
 }
 
+/* One certificate as a JSON object (stable keys; times as epoch seconds). */
+static struct json *
+status_json(const struct cfg_cert *c, struct store *st)
+{
+	struct store_cert *row = NULL;
+	struct json *o = json_object_new(), *names = json_array_new();
+	const char *reason = "";
+	time_t due = 0;
+	size_t i;
+	int bad = o == NULL || names == NULL;
+
+	if (store_cert_get(st, c->name, &row) < 0)
+		row = NULL;
+	(void)renew_due(c, st, &due, &reason);
+	for (i = 0; !bad && i < c->ndomains; i++)
+		bad |= json_append(names, json_string_new(c->domains[i])) < 0;
+	bad |= json_set_str(o, "name", c->name) < 0;
+	bad |= json_set(o, "names", names) < 0;
+	names = NULL;
+	bad |= json_set_str(o, "ca", c->ca->name) < 0;
+	bad |= json_set(o, "profile_requested", json_string_or_null(c->profile)) < 0;
+	bad |= json_set(o, "profile_issued", json_string_or_null(row ? row->profile_issued : NULL)) < 0;
+	bad |= json_set(o, "serial", json_string_or_null(row ? row->serial : NULL)) < 0;
+	bad |= json_set(o, "not_before", json_int_new(row ? (long long)row->not_before : 0)) < 0;
+	bad |= json_set(o, "not_after", json_int_new(row ? (long long)row->not_after : 0)) < 0;
+	bad |= json_set(o, "next_renewal", json_int_new((long long)due)) < 0;
+	bad |= json_set_str(o, "next_reason", reason) < 0;
+	bad |= json_set(o, "ari_window_start", json_int_new(row ? (long long)row->ari_start : 0)) < 0;
+	bad |= json_set(o, "ari_window_end", json_int_new(row ? (long long)row->ari_end : 0)) < 0;
+	bad |= json_set(o, "failures", json_int_new(row ? row->failures : 0)) < 0;
+	bad |= json_set(o, "last_attempt", json_int_new(row ? (long long)row->last_attempt : 0)) < 0;
+	bad |= json_set(o, "last_error", json_string_or_null(row ? row->last_error : NULL)) < 0;
+	bad |= json_set_str(o, "output", c->output) < 0;
+	store_cert_free(row);
+	json_free(names);
+	if (bad) {
+		json_free(o);
+		return NULL;
+	}
+	return o;
+}
+
 static int
-cmd_status(const struct opts *o)
+cmd_status(const struct opts *o, int argc, char **argv)
 {
 	struct store *st = NULL;
 	struct cfg *c = NULL;
-	size_t i;
+	struct json *all = NULL;
+	const char *only = NULL;
+	bool as_json = false;
+	char *text;
+	int i, rc = EXIT_FAILURE, shown = 0;
+	size_t k;
 
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			as_json = true;
+		else if (argv[i][0] != '-' && only == NULL)
+			only = argv[i];
+		else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
 	if (load_config(o, &c) < 0)
 		return EXIT_CONFIG;
-	if (open_state(o, &st) < 0) {
-		cfg_free(c);
-		return EXIT_FAILURE;
+	if (open_state(o, &st) < 0)
+		goto out;
+	if (as_json && (all = json_array_new()) == NULL)
+		goto out;
+	for (k = 0; k < c->ncerts; k++) {
+		if (only != NULL && strcmp(only, c->certs[k].name) != 0)
+			continue;
+		shown++;
+		if (!as_json)
+			print_status(&c->certs[k], st);
+		else if (json_append(all, status_json(&c->certs[k], st)) < 0)
+			goto out;
 	}
-	for (i = 0; i < c->ncerts; i++)
-		print_status(&c->certs[i], st);
+	if (only != NULL && shown == 0) {
+		log_err("%s: no such certificate in the configuration", only);
+		goto out;
+	}
+	if (as_json) {
+		if ((text = json_dump(all, false)) == NULL)
+			goto out;
+		printf("%s\n", text);
+		free(text);
+	}
+	rc = EXIT_SUCCESS;
+out:
+	json_free(all);
 	store_close(st);
 	cfg_free(c);
-	return EXIT_SUCCESS;
+	return rc;
+}
+
+/* profiles CA | revoke NAME [--reason N] [--with-cert-key] | rollover CA */
+static int
+cmd_admin(const struct opts *o, int argc, char **argv)
+{
+	struct store *st = NULL;
+	struct cfg *c = NULL;
+	bool with_key = false;
+	const char *target = NULL;
+	long reason = -1;
+	char *end;
+	int i, r = -EINVAL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[0], "revoke") == 0 && strcmp(argv[i], "--with-cert-key") == 0) {
+			with_key = true;
+		} else if (strcmp(argv[0], "revoke") == 0 && strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+			reason = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || reason < 0 || reason > 10) {
+				fprintf(stderr, "acmed revoke: --reason takes a number 0-10 (RFC 5280 5.3.1)\n");
+				return EXIT_USAGE;
+			}
+		} else if (argv[i][0] != '-' && target == NULL) {
+			target = argv[i];
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (target == NULL) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (load_config(o, &c) < 0 && strcmp(argv[0], "profiles") != 0)
+		return EXIT_CONFIG;
+	if (strcmp(argv[0], "profiles") == 0) {
+		r = admin_profiles(c, target);
+	} else if (open_state(o, &st) == 0) {
+		if (strcmp(argv[0], "revoke") == 0)
+			r = admin_revoke(c, st, o->state_dir, target, (int)reason, with_key);
+		else
+			r = admin_rollover(c, st, o->state_dir, target);
+	}
+	store_close(st);
+	cfg_free(c);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* Start "acmed renew --due" with our directories; returns its pid. */
@@ -455,7 +585,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "renew") == 0)
 		return cmd_renew(&o, argc, argv);
 	if (strcmp(cmd, "status") == 0)
-		return cmd_status(&o);
+		return cmd_status(&o, argc, argv);
+	if (strcmp(cmd, "profiles") == 0 || strcmp(cmd, "revoke") == 0 || strcmp(cmd, "rollover") == 0)
+		return cmd_admin(&o, argc, argv);
 	fprintf(stderr, "acmed: unknown command \"%s\"\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

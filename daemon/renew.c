@@ -484,6 +484,7 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 			r = 1;
 		row->ari_start = row->ari_end = row->ari_chosen = 0;
 		row->ari_next_fetch = row->ari_id != NULL ? now : 0;
+		row->revoked_at = 0;
 		row->ari_failures = 0;
 		row->failures = 0;
 		row->next_check = 0;

@@ -11,6 +11,7 @@ static const char *const reason_names[SCHED__MAX] = {
     [SCHED_BACKOFF] = "backoff after failure",
     [SCHED_MISSING] = "installed files missing",
     [SCHED_ARI] = "ARI window",
+    [SCHED_REVOKED] = "revoked",
 };
 
 const char *
@@ -75,6 +76,10 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	}
 	if (!files_ok) {
 		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_MISSING;
+		return gate;
+	}
+	if (row->revoked_at > 0) {
+		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_REVOKED;
 		return gate;
 	}
 	due = sched_renew_point(row->not_before, row->not_after, row->name);

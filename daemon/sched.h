@@ -20,6 +20,7 @@ enum sched_reason {
 	SCHED_BACKOFF,   /* waiting after failures */
 	SCHED_MISSING,   /* installed files are gone */
 	SCHED_ARI,       /* our time in the CA's suggested window (RFC 9773) */
+	SCHED_REVOKED,   /* we revoked it */
 	SCHED__MAX,
 };
 

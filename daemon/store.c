@@ -37,6 +37,7 @@ static const char *const migrations[] = {
     "ALTER TABLE certificates ADD COLUMN ari_next_fetch INTEGER;"
     "ALTER TABLE certificates ADD COLUMN ari_failures INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE certificates ADD COLUMN ari_explanation TEXT;",
+    "ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;",
 };
 
 enum col_type {
@@ -59,6 +60,7 @@ static const struct col {
     S(last_attempt), S(last_success), T(last_error), I(failures),
     S(next_check), T(next_reason), T(ari_id), S(ari_start), S(ari_end),
     S(ari_chosen), S(ari_next_fetch), I(ari_failures), T(ari_explanation),
+    S(revoked_at),
 #undef T
 #undef I
 #undef S

@@ -37,6 +37,7 @@ struct store_cert {
 	time_t ari_next_fetch; /* 0: do not poll */
 	int ari_failures;
 	char *ari_explanation;
+	time_t revoked_at; /* we revoked the installed certificate */
 };
 
 int store_open(const char *state_dir, struct store **ret);
