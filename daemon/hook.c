@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "log.h"
 
 #define HOOK_ENV_MAX 512
-#define HOOK_KILL_GRACE_S 5
+#define HOOK_KILL_GRACE_MS 5000
 
 extern char **environ;
 
@@ -45,8 +45,9 @@ build_env(char *const *extra)
 	return env;
 }
 
+/* In the child: own process group, stdin /dev/null, output to "out". */
 static void
-child(char *const *argv, char **env)
+child(char *const *argv, char **env, int out)
 {
 	sigset_t none;
 	int fd;
@@ -55,40 +56,108 @@ child(char *const *argv, char **env)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd != STDIN_FILENO) {
 		dup2(fd, STDIN_FILENO);
-		if (fd != STDIN_FILENO)
-			close(fd);
+		close(fd);
 	}
+	dup2(out, STDOUT_FILENO);
+	dup2(out, STDERR_FILENO);
+	if (out > STDERR_FILENO)
+		close(out);
 	execve(argv[0], argv, env);
 	_exit(127);
 }
 
-static void
-pause_ms(long ms)
+static long
+now_ms(void)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts;
 
-	nanosleep(&ts, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Wait up to "secs" for "pid"; 1 if it ended (status in *st), 0 if not. */
-static int
-wait_for(pid_t pid, int secs, int *st)
+/*
+ * Log complete output lines as they come, escaped and prefixed; past
+ * HOOK_OUTPUT_MAX bytes, count but drop.
+ */
+struct capture {
+	const char *subject;
+	const char *prog;
+	char line[512];
+	size_t len;
+	size_t total;
+};
+
+static void
+flush_line(struct capture *c)
 {
-	long waited = 0;
-	pid_t w;
+	char esc[1024];
+
+	if (c->len == 0)
+		return;
+	log_info("%s: hook %s: %s", c->subject, c->prog, log_escape(esc, sizeof(esc), c->line, c->len));
+	c->len = 0;
+}
+
+static void
+take(struct capture *c, const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, c->total++) {
+		if (c->total >= HOOK_OUTPUT_MAX)
+			continue;
+		if (buf[i] == '\n' || c->len == sizeof(c->line)) {
+			flush_line(c);
+			if (buf[i] == '\n')
+				continue;
+		}
+		c->line[c->len++] = buf[i];
+	}
+}
+
+/* Read output until EOF or the deadline; 1 at EOF, 0 at the deadline. */
+static int
+drain(int fd, struct capture *cap, long deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char buf[4096];
+	ssize_t n;
+	long left;
 
 	for (;;) {
-		w = waitpid(pid, st, WNOHANG);
+		if ((left = deadline - now_ms()) <= 0)
+			return 0;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 1;
+		take(cap, buf, (size_t)n);
+	}
+}
+
+static int
+wait_until(pid_t pid, long deadline, int *st)
+{
+	for (;;) {
+		pid_t w = waitpid(pid, st, WNOHANG);
+		struct timespec ts = {0, 20 * 1000000L};
+
 		if (w == pid)
 			return 1;
 		if (w < 0 && errno != EINTR)
 			return -1;
-		if (waited >= secs * 1000L)
+		if (now_ms() >= deadline)
 			return 0;
-		pause_ms(waited < 1000 ? 10 : 100);
-		waited += waited < 1000 ? 10 : 100;
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -96,32 +165,51 @@ int
 hook_run(const char *subject, char *const *argv, char *const *env,
     int timeout_s, int *ret_status)
 {
+	struct capture cap = {.subject = subject, .prog = argv[0]};
+	long deadline = now_ms() + (long)timeout_s * 1000L;
 	char **full = build_env(env);
-	int st = 0, done;
+	int pipefd[2], st = 0, eof, done;
 	pid_t pid;
 
 	if (full == NULL)
 		return -ENOMEM;
-	pid = fork();
-	if (pid < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		free(full);
-		log_err("%s: hook %s: fork: %s", subject, argv[0], strerror(errno));
 		return -errno;
 	}
+	if ((pid = fork()) < 0) {
+		int r = -errno;
+
+		log_err("%s: hook %s: fork: %s", subject, argv[0], strerror(errno));
+		free(full);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return r;
+	}
 	if (pid == 0)
-		child(argv, full);
+		child(argv, full, pipefd[1]);
 	free(full);
+	close(pipefd[1]);
 	setpgid(pid, pid);
-	done = wait_for(pid, timeout_s, &st);
+	/* Output ends when the whole group closes it, or at the deadline. */
+	eof = drain(pipefd[0], &cap, deadline);
+	done = wait_until(pid, eof ? deadline : now_ms(), &st);
 	if (done == 0) {
-		log_err("%s: hook %s did not finish within %d s; terminating it", subject, argv[0], timeout_s);
+		log_err("%s: hook %s did not finish within %d s; killing its process group", subject, argv[0], timeout_s);
 		kill(-pid, SIGTERM);
-		if (wait_for(pid, HOOK_KILL_GRACE_S, &st) == 0) {
+		if (wait_until(pid, now_ms() + HOOK_KILL_GRACE_MS, &st) == 0) {
 			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
 		}
+		kill(-pid, SIGKILL); /* stragglers that outlived the leader */
+		close(pipefd[0]);
+		flush_line(&cap);
 		return -ETIMEDOUT;
 	}
+	close(pipefd[0]);
+	flush_line(&cap);
+	if (cap.total > HOOK_OUTPUT_MAX)
+		log_info("%s: hook %s: %zu more bytes of output not logged", subject, argv[0], cap.total - HOOK_OUTPUT_MAX);
 	if (done < 0) {
 		log_err("%s: hook %s: waitpid: %s", subject, argv[0], strerror(errno));
 		return -ECHILD;

@@ -1,12 +1,15 @@
 /*
  * Run an operator's hook: fork + execve of an argv (never a shell), in its
  * own process group, stdin from /dev/null, with the daemon's environment
- * plus ACMED_* variables, killed after a timeout.
+ * plus ACMED_* variables.  Its stdout and stderr are logged line by line
+ * (escaped, the first HOOK_OUTPUT_MAX bytes).  At the timeout the whole
+ * process group is killed (TERM, then KILL).
  */
 #ifndef ACMED_HOOK_H
 #define ACMED_HOOK_H
 
-#define HOOK_TIMEOUT_S 120
+#define HOOK_TIMEOUT_S 60
+#define HOOK_OUTPUT_MAX 4096
 
 /*
  * "env" is a NULL-terminated list of "NAME=value" to add.  Returns 0 and
