@@ -113,7 +113,8 @@ log_escape(char *dst, size_t dst_size, const char *src, size_t src_len)
 		size_t need = (c < 0x20 || c >= 0x7f || c == '\\') ? 4 : 1;
 
 		if (o + need > dst_size - 4 &&
-		    escaped_len(src + i, src_len - i, dst_size - 1 - o) > dst_size - 1 - o) {
+		    escaped_len(src + i, src_len - i, dst_size - 1 - o) >
+			dst_size - 1 - o) {
 			memcpy(dst + o, "...", 3);
 			o += 3;
 			break;
