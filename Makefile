@@ -32,7 +32,7 @@ COMMON	= common/b64.c common/clock.c common/crypto.c common/fs.c \
 	  common/json.c common/log.c
 CONFIG	= config/cfg.c
 DAEMON	= daemon/account.c daemon/admin.c daemon/acme.c daemon/acme_order.c daemon/alpn.c daemon/ari.c daemon/challenge.c daemon/hook.c daemon/http.c \
-	  daemon/jws.c daemon/notify.c daemon/renew.c daemon/sched.c daemon/solve.c \
+	  daemon/journal.c daemon/jws.c daemon/notify.c daemon/renew.c daemon/sched.c daemon/solve.c \
 	  daemon/store.c
 LIBSRC	= $(COMMON) $(CONFIG) $(DAEMON)
 LIBOBJ	= $(LIBSRC:%.c=$(BUILD)/%.o)

@@ -9,6 +9,18 @@
 
 static enum log_level max_level = LOG_LVL_INFO;
 static int use_prefix;
+static log_sink_fn sink;
+static struct log_ctx ctx;
+static int have_ctx;
+
+/* Stable ids (random once, never change): journalctl MESSAGE_ID=... */
+static const char *const event_ids[LOG_EV__MAX] = {
+    [LOG_EV_NONE] = NULL,
+    [LOG_EV_ISSUED] = "2c6e9a0f3b5d4e7f8a1b2c3d4e5f6a71",
+    [LOG_EV_FAILED] = "7d1f3a5b9c2e4f60a8b7c6d5e4f3a2b1",
+    [LOG_EV_HOOK_FAILED] = "b4e2c8a6d0f14e3a9b5c7d2e1f0a3b6c",
+    [LOG_EV_EXPIRING] = "e9a7c5b3d1f24680aceb13579bdf0246",
+};
 
 /*
  * JOURNAL_STREAM is "dev:ino" of the stream systemd connected; only if it
@@ -38,6 +50,32 @@ log_init(const char *progname)
 		max_level = LOG_LVL_DEBUG;
 }
 
+int
+log_to_journal(void)
+{
+	return use_prefix;
+}
+
+void
+log_set_sink(log_sink_fn fn)
+{
+	sink = fn;
+}
+
+void
+log_set_ctx(const struct log_ctx *c)
+{
+	have_ctx = c != NULL;
+	if (c != NULL)
+		ctx = *c;
+}
+
+const char *
+log_event_id(enum log_event ev)
+{
+	return ev < LOG_EV__MAX ? event_ids[ev] : NULL;
+}
+
 void
 log_set_level(enum log_level max)
 {
@@ -62,21 +100,40 @@ level_word(enum log_level lvl)
 	return "?";
 }
 
-void
-log_msg(enum log_level lvl, const char *fmt, ...)
+static void
+emit(enum log_level lvl, enum log_event ev, const char *fmt, va_list ap)
 {
 	char line[2048];
-	va_list ap;
 
 	if (lvl > max_level)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (use_prefix)
+	if (sink != NULL)
+		sink(lvl, ev, have_ctx ? &ctx : NULL, line);
+	else if (use_prefix)
 		fprintf(stderr, "<%d>%s\n", (int)lvl, line);
 	else
 		fprintf(stderr, "acmed: %s: %s\n", level_word(lvl), line);
+}
+
+void
+log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(lvl, LOG_EV_NONE, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_event(enum log_level lvl, enum log_event ev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit(lvl, ev, fmt, ap);
+	va_end(ap);
 }
 
 /* Escaped length of src[0..len); stops counting once it exceeds "room". */

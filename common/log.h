@@ -16,7 +16,41 @@ enum log_level {
 	LOG_LVL_DEBUG = 7,
 };
 
+/*
+ * Structured context for journald: the certificate being worked on, its
+ * CA and profile.  Set by the renewal pass around each certificate; every
+ * line logged meanwhile carries it (ACMED_CERT=, ACMED_CA=, ACMED_PROFILE=).
+ */
+struct log_ctx {
+	const char *cert;
+	const char *ca;
+	const char *profile;
+};
+
+/* Events with a stable MESSAGE_ID, so journalctl can find them. */
+enum log_event {
+	LOG_EV_NONE,
+	LOG_EV_ISSUED,
+	LOG_EV_FAILED,
+	LOG_EV_HOOK_FAILED,
+	LOG_EV_EXPIRING,
+	LOG_EV__MAX,
+};
+
+/* A sink receives each formatted line (used for the journal). */
+typedef void (*log_sink_fn)(enum log_level lvl, enum log_event ev,
+    const struct log_ctx *ctx, const char *msg);
+
 void log_init(const char *progname);
+/* True when stderr is connected to journald (JOURNAL_STREAM matches). */
+int log_to_journal(void);
+void log_set_sink(log_sink_fn sink);
+/* Set (or with NULL clear) the context; the strings must outlive it. */
+void log_set_ctx(const struct log_ctx *ctx);
+/* The MESSAGE_ID of an event (32 hex digits), or NULL for LOG_EV_NONE. */
+const char *log_event_id(enum log_event ev);
+void log_event(enum log_level lvl, enum log_event ev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void log_set_level(enum log_level max);
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

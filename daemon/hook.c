@@ -195,7 +195,7 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 	eof = drain(pipefd[0], &cap, deadline);
 	done = wait_until(pid, eof ? deadline : now_ms(), &st);
 	if (done == 0) {
-		log_err("%s: hook %s did not finish within %d s; killing its process group", subject, argv[0], timeout_s);
+		log_event(LOG_LVL_ERR, LOG_EV_HOOK_FAILED, "%s: hook %s did not finish within %d s; killing its process group", subject, argv[0], timeout_s);
 		kill(-pid, SIGTERM);
 		if (wait_until(pid, now_ms() + HOOK_KILL_GRACE_MS, &st) == 0) {
 			kill(-pid, SIGKILL);
@@ -216,9 +216,9 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 	}
 	*ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	if (*ret_status == 127)
-		log_err("%s: hook %s could not be run (exit 127)", subject, argv[0]);
+		log_event(LOG_LVL_ERR, LOG_EV_HOOK_FAILED, "%s: hook %s could not be run (exit 127)", subject, argv[0]);
 	else if (*ret_status != 0)
-		log_err("%s: hook %s exited with status %d", subject, argv[0], *ret_status);
+		log_event(LOG_LVL_ERR, LOG_EV_HOOK_FAILED, "%s: hook %s exited with status %d", subject, argv[0], *ret_status);
 	else
 		log_info("%s: hook %s succeeded", subject, argv[0]);
 	return 0;

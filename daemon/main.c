@@ -28,6 +28,7 @@
 #include "cfg.h"
 #include "clock.h"
 #include "fs.h"
+#include "journal.h"
 #include "json.h"
 #include "log.h"
 #include "notify.h"
@@ -363,15 +364,24 @@ spawn_worker(const struct opts *o)
 	return pid;
 }
 
+/* What the scheduler loop knows after looking at every certificate. */
+struct plan {
+	time_t next;           /* earliest due time (renewal or ARI fetch) */
+	const char *next_name; /* the certificate due then */
+	size_t ndue;           /* due now */
+	size_t nfailing;       /* last attempt failed */
+};
+
 /* Earliest due time over all certificates; "now" if state is unreadable. */
-static time_t
-next_due(const struct cfg *c, struct store *st, size_t *ret_due_now)
+static void
+make_plan(const struct cfg *c, struct store *st, struct plan *ret)
 {
-	time_t now = clock_now(), best = now + IDLE_WAKE_MAX_S, due;
+	time_t now = clock_now(), due;
+	struct store_cert *row;
 	const char *reason;
 	size_t i;
 
-	*ret_due_now = 0;
+	*ret = (struct plan){.next = now + IDLE_WAKE_MAX_S};
 	for (i = 0; i < c->ncerts; i++) {
 		time_t ari;
 
@@ -380,11 +390,33 @@ next_due(const struct cfg *c, struct store *st, size_t *ret_due_now)
 		if (renew_ari_fetch(&c->certs[i], st, &ari) == 0 && ari < due)
 			due = ari;
 		if (due <= now)
-			(*ret_due_now)++;
-		if (due < best)
-			best = due;
+			ret->ndue++;
+		if (due < ret->next || ret->next_name == NULL) {
+			ret->next = due < ret->next ? due : ret->next;
+			ret->next_name = c->certs[i].name;
+		}
+		if (store_cert_get(st, c->certs[i].name, &row) == 0) {
+			ret->nfailing += row->failures > 0;
+			store_cert_free(row);
+		}
 	}
-	return best;
+}
+
+/* "2d 4h", "3h 5m", "42s": a short human duration. */
+static const char *
+human(time_t secs, char *buf, size_t size)
+{
+	if (secs <= 0)
+		snprintf(buf, size, "now");
+	else if (secs >= 86400)
+		snprintf(buf, size, "in %lldd %lldh", (long long)secs / 86400, (long long)secs % 86400 / 3600);
+	else if (secs >= 3600)
+		snprintf(buf, size, "in %lldh %lldm", (long long)secs / 3600, (long long)secs % 3600 / 60);
+	else if (secs >= 60)
+		snprintf(buf, size, "in %lldm %llds", (long long)secs / 60, (long long)secs % 60);
+	else
+		snprintf(buf, size, "in %llds", (long long)secs);
+	return buf;
 }
 
 struct daemon {
@@ -426,9 +458,12 @@ reap(struct daemon *d)
 		log_warn("renewal worker exited with status %d", d->worker_status);
 }
 
-/* Wait for signals until "deadline" (or forever with a running worker). */
+/*
+ * Wait for signals until "deadline"; while a worker runs, until it ends
+ * (or the watchdog interval passes).  Returns 1 on a stop signal.
+ */
 static int
-wait_events(struct daemon *d, int sfd, time_t deadline)
+wait_events(struct daemon *d, int sfd, time_t deadline, long wd_half)
 {
 	struct signalfd_siginfo si;
 	struct pollfd pfd = {.fd = sfd, .events = POLLIN};
@@ -437,6 +472,8 @@ wait_events(struct daemon *d, int sfd, time_t deadline)
 
 	if (d->worker <= 0)
 		ms = deadline > now ? (long)(deadline - now) * 1000L : 0;
+	else if (wd_half > 0)
+		ms = wd_half * 1000L;
 	if (ms > INT_MAX)
 		ms = INT_MAX;
 	if (poll(&pfd, 1, (int)ms) <= 0)
@@ -462,25 +499,35 @@ wait_events(struct daemon *d, int sfd, time_t deadline)
 static int
 daemon_loop(struct daemon *d, int sfd)
 {
-	size_t ndue;
+	struct plan plan;
+	char when[32];
 	time_t due;
+	long wd_half = notify_watchdog_half();
 
 	for (;;) {
+		if (wd_half > 0)
+			notify_watchdog();
 		if (d->once && d->last_spawn != 0 && d->worker <= 0)
 			return d->worker_status == 0 || d->worker_status == EXIT_NOTHING ? EXIT_SUCCESS : EXIT_FAILURE;
-		due = next_due(d->cfg, d->st, &ndue);
-		if (d->worker <= 0 && ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
+		make_plan(d->cfg, d->st, &plan);
+		due = plan.next;
+		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
 			d->last_spawn = clock_now();
 			if ((d->worker = spawn_worker(d->o)) < 0)
 				d->worker_status = EXIT_FAILURE;
 			continue;
 		}
-		if (d->worker <= 0 && ndue > 0)
+		if (d->worker <= 0 && plan.ndue > 0)
 			due = d->last_spawn + WORKER_RESPAWN_MIN_S;
 		if (d->once && d->worker <= 0)
 			return EXIT_SUCCESS; /* nothing due */
-		notify_status("%zu certificate(s), %zu due, worker %s", d->cfg->ncerts, ndue, d->worker > 0 ? "running" : "idle");
-		if (wait_events(d, sfd, due) == 1)
+		notify_status("%zu certificate(s), next: %s %s, %zu failing%s", d->cfg->ncerts,
+		    plan.next_name != NULL ? plan.next_name : "-", human(plan.next - clock_now(), when, sizeof(when)),
+		    plan.nfailing, d->worker > 0 ? ", renewing" : "");
+		/* Wake for the watchdog at half its interval, from this loop. */
+		if (wd_half > 0 && due > clock_now() + wd_half)
+			due = clock_now() + wd_half;
+		if (wait_events(d, sfd, due, wd_half) == 1)
 			break;
 	}
 	notify_stopping();
@@ -552,6 +599,8 @@ main(int argc, char **argv)
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("acmed");
+	if (log_to_journal())
+		journal_enable();
 	while ((ch = getopt_long(argc, argv, "+c:s:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -1,6 +1,7 @@
 #include "notify.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <systemd/sd-daemon.h>
@@ -33,4 +34,20 @@ notify_status(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	(void)sd_notifyf(0, "STATUS=%s", buf);
+}
+
+long
+notify_watchdog_half(void)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return 0;
+	return usec / 2000000 > 0 ? (long)(usec / 2000000) : 1;
+}
+
+void
+notify_watchdog(void)
+{
+	(void)sd_notify(0, "WATCHDOG=1");
 }

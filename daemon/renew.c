@@ -601,6 +601,34 @@ ari_poll_if_due(struct pass *p, const struct cfg_cert *c)
 	ari_refresh(p, c, s != NULL ? s->acme : NULL);
 }
 
+/*
+ * Say loudly when the installed certificate is running out while we are
+ * still renewing it: a warning with 1/3 of its lifetime left, an error at
+ * 1/6 and once it has expired.
+ */
+static void
+warn_expiry(struct pass *p, const struct cfg_cert *c)
+{
+	struct store_cert *row = NULL;
+	time_t now = clock_now(), life, left;
+	char when[32];
+
+	if (store_cert_get(p->st, c->name, &row) < 0)
+		return;
+	life = row->not_after - row->not_before;
+	left = row->not_after - now;
+	if (row->serial != NULL && life > 0) {
+		clock_format(row->not_after, when, sizeof(when));
+		if (left <= 0)
+			log_event(LOG_LVL_ERR, LOG_EV_EXPIRING, "%s: the installed certificate EXPIRED at %s", c->name, when);
+		else if (left <= life / 6)
+			log_event(LOG_LVL_ERR, LOG_EV_EXPIRING, "%s: the installed certificate expires at %s (1/6 of its lifetime left)", c->name, when);
+		else if (left <= life / 3 && row->failures > 0)
+			log_event(LOG_LVL_WARN, LOG_EV_EXPIRING, "%s: the installed certificate expires at %s and renewal keeps failing", c->name, when);
+	}
+	store_cert_free(row);
+}
+
 /* Returns 1 renewed, 0 not due, <0 failed. */
 static int
 renew_one(struct pass *p, const struct cfg_cert *c, bool force)
@@ -623,6 +651,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		return 0;
 	}
 	log_info("%s: renewing (%s)", c->name, force ? "forced" : reason);
+	warn_expiry(p, c);
 	if ((r = renew_fingerprint(c, &fp)) < 0)
 		return r;
 	if (store_cert_get(p->st, c->name, &row) < 0)
@@ -639,7 +668,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
 		r = install(c, key_pem, key_len, ci);
 	if (r == 0) {
-		log_notice("%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
+		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
 		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
@@ -649,7 +678,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	} else {
 		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
 			log_err("%s: the failure could not be recorded", c->name);
-		log_err("%s: renewal failed", c->name);
+		log_event(LOG_LVL_ERR, LOG_EV_FAILED, "%s: renewal failed: %s", c->name, error);
 	}
 	crypto_secret_free(key_pem, key_len);
 	crypto_key_free(k);
@@ -677,7 +706,9 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 			res->failed++;
 			continue;
 		}
+		log_set_ctx(&(struct log_ctx){c->name, c->ca->name, c->profile});
 		r = renew_one(&p, c, force);
+		log_set_ctx(NULL);
 		if (r > 0)
 			res->renewed++;
 		else if (r == 0)
