@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON	= common/b64.c common/clock.c common/crypto.c common/fs.c \
 	  common/json.c common/log.c
 CONFIG	= config/cfg.c
-DAEMON	= daemon/account.c daemon/admin.c daemon/acme.c daemon/acme_order.c daemon/alpn.c daemon/ari.c daemon/challenge.c daemon/hook.c daemon/http.c \
+DAEMON	= daemon/account.c daemon/admin.c daemon/bus.c daemon/acme.c daemon/acme_order.c daemon/alpn.c daemon/ari.c daemon/challenge.c daemon/hook.c daemon/http.c \
 	  daemon/journal.c daemon/jws.c daemon/notify.c daemon/renew.c daemon/sched.c daemon/solve.c \
 	  daemon/store.c
 LIBSRC	= $(COMMON) $(CONFIG) $(DAEMON)
@@ -57,7 +57,10 @@ $(BUILD)/acmed: $(LIBOBJ) $(BUILD)/daemon/main.o
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-unit-bins: $(UNIT:%=$(BUILD)/tests/%)
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit-bins: $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/helpers/fake_systemd
 
 # make check: unit + integration tests on the normal build, the same under
 # ASan+UBSan, and the unit tests under valgrind; one overall result line.

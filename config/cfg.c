@@ -33,6 +33,13 @@ struct field {
 #define LIST(k, s, m, n, req) \
 	{k, F_STRLIST, offsetof(s, m), offsetof(s, n), NULL, req}
 
+static const struct field global_fields[] = {
+    STR("max_parallel", struct cfg_global, max_parallel_text, false),
+    STR("hook_timeout", struct cfg_global, hook_timeout_text, false),
+    LIST("post_renew_hook", struct cfg_global, post_renew_hook, npost_renew_hook, false),
+    {NULL, F_STR, 0, 0, NULL, false},
+};
+
 static const struct field eab_fields[] = {
     STR("kid", struct cfg_ca, eab_kid, true),
     STR("hmac_key_file", struct cfg_ca, eab_hmac_key_file, true),
@@ -69,6 +76,7 @@ static const struct field cert_fields[] = {
     {"challenge", F_MAP, 0, 0, challenge_fields, true},
     STR("output", struct cfg_cert, output, true),
     LIST("reload", struct cfg_cert, reload, nreload, false),
+    LIST("reload_units", struct cfg_cert, reload_units, nreload_units, false),
     {NULL, F_STR, 0, 0, NULL, false},
 };
 
@@ -279,6 +287,22 @@ parse_list(struct parse *p, yaml_node_t *seq, bool is_ca)
 	return r;
 }
 
+/* "global" may appear in one file only. */
+static int
+parse_global(struct parse *p, yaml_node_t *v)
+{
+	struct cfg_global *g = &p->cfg->global;
+
+	if (g->file != NULL) {
+		diag_add(p->diag, p->file, &v->start_mark, "\"global\" is already given at %s:%u", g->file, g->line);
+		return -EINVAL;
+	}
+	if ((g->file = strdup(p->file)) == NULL)
+		return -ENOMEM;
+	g->line = (unsigned)v->start_mark.line + 1;
+	return parse_map(p, v, global_fields, g, "global");
+}
+
 static int
 parse_root(struct parse *p, yaml_node_t *root)
 {
@@ -300,8 +324,10 @@ parse_root(struct parse *p, yaml_node_t *root)
 			e = parse_list(p, v, true);
 		else if (key != NULL && strcmp(key, "certificates") == 0)
 			e = parse_list(p, v, false);
+		else if (key != NULL && strcmp(key, "global") == 0)
+			e = parse_global(p, v);
 		else {
-			diag_add(p->diag, p->file, &k->start_mark, "unknown top-level key \"%s\" (expected \"cas\" or \"certificates\")", key != NULL ? key : "?");
+			diag_add(p->diag, p->file, &k->start_mark, "unknown top-level key \"%s\" (expected \"global\", \"cas\" or \"certificates\")", key != NULL ? key : "?");
 			e = -EINVAL;
 		}
 		if (e == -ENOMEM)
@@ -637,8 +663,64 @@ validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 		vdiag(d, AT(ce), "certificate \"%s\": output must be an absolute path", ce->name);
 		r = -EINVAL;
 	}
+	for (j = 0; j < ce->nreload_units; j++)
+		if (strspn(ce->reload_units[j], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.@\\") != strlen(ce->reload_units[j]) ||
+		    strchr(ce->reload_units[j], '.') == NULL) {
+			vdiag(d, AT(ce), "certificate \"%s\": reload_units entry \"%s\" is not a unit name like nginx.service", ce->name, ce->reload_units[j]);
+			r = -EINVAL;
+		}
+	if ((ce->dns_hook != NULL && ce->ndns_hook > CFG_HOOK_ARGS_MAX) || (ce->reload != NULL && ce->nreload > CFG_HOOK_ARGS_MAX)) {
+		vdiag(d, AT(ce), "certificate \"%s\": a hook may have at most %d arguments", ce->name, CFG_HOOK_ARGS_MAX);
+		r = -EINVAL;
+	}
 	if (ce->reload != NULL && (ce->nreload == 0 || ce->reload[0][0] != '/')) {
 		vdiag(d, AT(ce), "certificate \"%s\": reload must be a list whose first item is an absolute program path", ce->name);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* A decimal number in [lo, hi]; -1 if "s" is not one. */
+static long
+number(const char *s, long lo, long hi)
+{
+	long v;
+
+	if (*s == '\0' || strlen(s) > 9 || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	v = strtol(s, NULL, 10);
+	return v >= lo && v <= hi ? v : -1;
+}
+
+static int
+validate_global(struct cfg_global *g, struct cfg_diag *d)
+{
+	const char *file = g->file != NULL ? g->file : "global";
+	unsigned line = g->line > 0 ? g->line : 1;
+	long v;
+	int r = 0;
+
+	g->max_parallel = 4;
+	g->hook_timeout = 60;
+	if (g->max_parallel_text != NULL) {
+		if ((v = number(g->max_parallel_text, 1, 64)) < 0) {
+			vdiag(d, file, line, "max_parallel must be a number from 1 to 64");
+			r = -EINVAL;
+		} else {
+			g->max_parallel = (unsigned)v;
+		}
+	}
+	if (g->hook_timeout_text != NULL) {
+		if ((v = number(g->hook_timeout_text, 1, 3600)) < 0) {
+			vdiag(d, file, line, "hook_timeout must be a number of seconds from 1 to 3600");
+			r = -EINVAL;
+		} else {
+			g->hook_timeout = (unsigned)v;
+		}
+	}
+	if (g->post_renew_hook != NULL && (g->npost_renew_hook == 0 || g->post_renew_hook[0][0] != '/' ||
+		g->npost_renew_hook > CFG_HOOK_ARGS_MAX)) {
+		vdiag(d, file, line, "post_renew_hook must be a list of at most %d items whose first is an absolute program path", CFG_HOOK_ARGS_MAX);
 		r = -EINVAL;
 	}
 	return r;
@@ -647,7 +729,7 @@ validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 static int
 validate(struct cfg *c, struct cfg_diag *d)
 {
-	int r = 0;
+	int r = validate_global(&c->global, d);
 	size_t i;
 
 	for (i = 0; i < c->ncas; i++)
@@ -776,8 +858,13 @@ cfg_free(struct cfg *c)
 		free(ce->preferred_chain);
 		free(ce->output);
 		free_list(ce->reload, ce->nreload);
+		free_list(ce->reload_units, ce->nreload_units);
 		free(ce->file);
 	}
+	free(c->global.max_parallel_text);
+	free(c->global.hook_timeout_text);
+	free_list(c->global.post_renew_hook, c->global.npost_renew_hook);
+	free(c->global.file);
 	free(c->cas);
 	free(c->certs);
 	free(c);

@@ -56,11 +56,26 @@ struct cfg_cert {
 	char *output;      /* directory for privkey.pem, cert.pem, ... */
 	char **reload;     /* argv of the reload hook, or NULL */
 	size_t nreload;
+	char **reload_units; /* systemd units to reload over D-Bus */
+	size_t nreload_units;
 	char *file;
 	unsigned line;
 };
 
+/* Settings for the whole daemon: the top-level "global" mapping. */
+struct cfg_global {
+	char *max_parallel_text;
+	unsigned max_parallel; /* certificates renewed at once; default 4 */
+	char *hook_timeout_text;
+	unsigned hook_timeout; /* seconds; default 60 */
+	char **post_renew_hook; /* argv run once per pass after renewals */
+	size_t npost_renew_hook;
+	char *file; /* where "global" was given, or NULL */
+	unsigned line;
+};
+
 struct cfg {
+	struct cfg_global global;
 	struct cfg_ca *cas;
 	size_t ncas;
 	struct cfg_cert *certs;

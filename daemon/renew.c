@@ -13,6 +13,7 @@
 #include "acme.h"
 #include "solve.h"
 #include "alpn.h"
+#include "bus.h"
 #include "ari.h"
 #include "b64.h"
 #include "cfg.h"
@@ -38,8 +39,14 @@ struct session {
 	int status; /* 0 ready, <0 setup failed */
 };
 
+#define UNITS_MAX 256
+
 struct pass {
 	const struct cfg *cfg;
+	/* Batched after the pass: units to reload, certificates renewed. */
+	char *units[UNITS_MAX];
+	size_t nunits;
+	char renewed[4096];
 	struct store *st;
 	const char *state_dir;
 	struct session sessions[SESSIONS_MAX];
@@ -240,7 +247,8 @@ out:
 }
 
 static void
-run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci)
+run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
+    unsigned timeout)
 {
 	char vars[9][4200], *env[10], names[4096] = "", na[32];
 	size_t i, o = 0;
@@ -262,7 +270,41 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci)
 	for (i = 0; i < 9; i++)
 		env[i] = vars[i];
 	env[9] = NULL;
-	(void)hook_run(c->name, c->reload, env, HOOK_TIMEOUT_S, &status);
+	(void)hook_run(c->name, c->reload, env, (int)timeout, &status);
+}
+
+/* Remember the certificate's units for one reload each after the pass. */
+static void
+queue_units(struct pass *p, const struct cfg_cert *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nreload_units; i++) {
+		for (j = 0; j < p->nunits; j++)
+			if (strcmp(p->units[j], c->reload_units[i]) == 0)
+				break;
+		if (j == p->nunits && p->nunits < UNITS_MAX)
+			p->units[p->nunits++] = c->reload_units[i];
+	}
+	if (strlen(p->renewed) + strlen(c->name) + 2 < sizeof(p->renewed))
+		snprintf(p->renewed + strlen(p->renewed), sizeof(p->renewed) - strlen(p->renewed), "%s%s",
+		    p->renewed[0] ? " " : "", c->name);
+}
+
+/* After all certificates: reload units once each, then the global hook. */
+static void
+after_pass(struct pass *p)
+{
+	char var[sizeof(p->renewed) + 32], *env[2] = {var, NULL};
+	int status;
+
+	if (p->renewed[0] == '\0')
+		return;
+	bus_reload_units(p->units, p->nunits);
+	if (p->cfg->global.post_renew_hook == NULL)
+		return;
+	snprintf(var, sizeof(var), "ACMED_RENEWED=%s", p->renewed);
+	(void)hook_run("post_renew_hook", p->cfg->global.post_renew_hook, env, (int)p->cfg->global.hook_timeout, &status);
 }
 
 /*
@@ -673,7 +715,8 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
 			ari_refresh(p, c, s->acme);
-		run_reload_hook(c, ci);
+		run_reload_hook(c, ci, p->cfg->global.hook_timeout);
+		queue_units(p, c);
 		r = 1;
 	} else {
 		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
@@ -717,6 +760,7 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 			res->failed++;
 	}
 	solvers_free(p.solvers);
+	after_pass(&p);
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
