@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 COMMON	= common/b64.c common/clock.c common/crypto.c common/fs.c \
 	  common/json.c common/log.c
 CONFIG	= config/cfg.c
-DAEMON	= daemon/account.c daemon/admin.c daemon/bus.c daemon/acme.c daemon/acme_order.c daemon/alpn.c daemon/ari.c daemon/challenge.c daemon/hook.c daemon/http.c \
+DAEMON	= daemon/account.c daemon/admin.c daemon/bus.c daemon/acme.c daemon/acme_order.c daemon/alpn.c daemon/ari.c daemon/challenge.c daemon/deploy.c daemon/hook.c daemon/http.c \
 	  daemon/journal.c daemon/jws.c daemon/notify.c daemon/renew.c daemon/sched.c daemon/solve.c \
 	  daemon/store.c
 LIBSRC	= $(COMMON) $(CONFIG) $(DAEMON)
@@ -76,10 +76,40 @@ check-unit: all unit-bins
 demo: all
 	@bash contrib/demo.sh $(BUILD)/acmed
 
+# make install: PREFIX (default /usr/local) and DESTDIR as usual.  The unit,
+# sysusers.d and tmpfiles.d files go where systemd reads a package's files
+# whatever PREFIX is (UNITDIR above, SYSUSERSDIR, TMPFILESDIR); the example
+# configuration to /etc/acmed, named *.yaml.example so that it is not read.
+MANDIR		?= $(PREFIX)/share/man
+DATADIR		?= $(PREFIX)/share/acmed
+DOCDIR		?= $(PREFIX)/share/doc/acmed
+COMPLETIONDIR	?= $(PREFIX)/share/bash-completion/completions
+SYSUSERSDIR	?= /usr/lib/sysusers.d
+TMPFILESDIR	?= /usr/lib/tmpfiles.d
+CONFDIR		?= /etc/acmed
+INSTALL_HOOKS	 = $(wildcard contrib/hooks/*)
+INSTALL_EXAMPLES = $(wildcard contrib/examples/*.yaml)
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/acmed
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	    systemd/acmed.service.in >$(BUILD)/acmed.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DATADIR)/hooks $(DESTDIR)$(DATADIR)/polkit \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(BUILD)/acmed $(DESTDIR)$(SBINDIR)/acmed
-	install -m 0644 systemd/acmed.service $(DESTDIR)$(UNITDIR)/acmed.service
+	install -m 0644 $(BUILD)/acmed.service $(DESTDIR)$(UNITDIR)/acmed.service
+	install -m 0644 systemd/acmed.sysusers $(DESTDIR)$(SYSUSERSDIR)/acmed.conf
+	install -m 0644 systemd/acmed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/acmed.conf
+	install -m 0644 man/acmed.8 $(DESTDIR)$(MANDIR)/man8/acmed.8
+	install -m 0644 man/acmed.yaml.5 $(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
+	install -m 0644 config/acmed.example.yaml $(DESTDIR)$(CONFDIR)/acmed.yaml.example
+	install -m 0755 $(INSTALL_HOOKS) $(DESTDIR)$(DATADIR)/hooks/
+	install -m 0644 contrib/polkit/50-acmed.rules $(DESTDIR)$(DATADIR)/polkit/
+	install -m 0644 contrib/completion/acmed.bash $(DESTDIR)$(COMPLETIONDIR)/acmed
+	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(INSTALL_EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
 	rm -rf build acmed

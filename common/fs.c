@@ -1,5 +1,6 @@
 #include "fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -186,5 +187,52 @@ fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 out:
 	free(buf);
 	close(fd);
+	return r;
+}
+
+int
+fs_symlink_atomic(const char *target, const char *path)
+{
+	char *tmp;
+	size_t n = strlen(path) + 32;
+	int r = 0;
+
+	if ((tmp = malloc(n)) == NULL)
+		return -ENOMEM;
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	(void)unlink(tmp);
+	if (symlink(target, tmp) < 0)
+		r = -errno;
+	else if (rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+	}
+	free(tmp);
+	return r;
+}
+
+int
+fs_remove_flat_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *dp;
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((dp = fdopendir(fd)) == NULL) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && r == 0)
+			r = -errno;
+	}
+	closedir(dp);
+	if (r == 0 && rmdir(dir) < 0)
+		r = -errno;
 	return r;
 }

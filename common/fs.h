@@ -17,6 +17,10 @@ int fs_commit(const char *tmp, const char *path);
 int fs_sync_dir(const char *dir);
 /* Stage, commit and sync the directory in one step. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Point symlink "path" at "target", replacing whatever is there atomically. */
+int fs_symlink_atomic(const char *target, const char *path);
+/* Remove a directory holding only plain files (not recursive beyond that). */
+int fs_remove_flat_dir(const char *dir);
 /* Create "path" and its parents with "mode"; existing directories are kept. */
 int fs_mkdir_p(const char *path, mode_t mode);
 /* Read a whole file of at most "max" bytes (NUL-terminated copy). */

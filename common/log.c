@@ -10,8 +10,9 @@
 static enum log_level max_level = LOG_LVL_INFO;
 static int use_prefix;
 static log_sink_fn sink;
-static struct log_ctx ctx;
-static int have_ctx;
+/* Per thread: the certificate this thread is working on. */
+static _Thread_local struct log_ctx ctx;
+static _Thread_local int have_ctx;
 
 /* Stable ids (random once, never change): journalctl MESSAGE_ID=... */
 static const char *const event_ids[LOG_EV__MAX] = {

@@ -18,6 +18,8 @@
 #include "log.h"
 
 
+_Thread_local struct acme_call acme_tls;
+
 const char *const acme_status_names[] = {
     [ACME_PENDING] = "pending",
     [ACME_READY] = "ready",
@@ -52,6 +54,7 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 		return -EINVAL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -ENOMEM;
+	pthread_mutex_init(&a->mu, NULL);
 	host = directory_url + 8;
 	olen = 8 + strcspn(host, "/?#");
 	if ((a->dir_url = strdup(directory_url)) == NULL ||
@@ -91,6 +94,7 @@ acme_free(struct acme *a)
 	free(a->kid);
 	free(a->eab_kid);
 	crypto_secret_free(a->eab_key, a->eab_key_len);
+	pthread_mutex_destroy(&a->mu);
 	free(a);
 }
 
@@ -108,34 +112,49 @@ acme_set_eab(struct acme *a, const char *kid, const unsigned char *mac_key,
 void
 acme_set_subject(struct acme *a, const char *subject)
 {
-	snprintf(a->subject, sizeof(a->subject), "%s", subject);
-	a->last_error[0] = '\0';
-	a->last_type[0] = '\0';
-	a->retry_after = 0;
+	(void)a; /* per thread, see acme.h */
+	snprintf(acme_tls.subject, sizeof(acme_tls.subject), "%s", subject);
+	acme_tls.last_error[0] = '\0';
+	acme_tls.last_type[0] = '\0';
+	acme_tls.retry_after = 0;
 }
 
 const char *
 acme_last_error(const struct acme *a)
 {
-	return a->last_error;
+	(void)a; /* per thread, see acme.h */
+	return acme_tls.last_error;
 }
 
 const char *
 acme_last_problem(const struct acme *a)
 {
-	return a->last_type;
+	(void)a; /* per thread, see acme.h */
+	return acme_tls.last_type;
 }
 
 long
 acme_retry_after(const struct acme *a)
 {
-	return a->retry_after;
+	(void)a; /* per thread, see acme.h */
+	return acme_tls.retry_after;
 }
 
 unsigned long
-acme_requests(const struct acme *a)
+acme_requests(struct acme *a)
 {
-	return a->nrequests;
+	unsigned long n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->nrequests;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+const char *
+acme_status_name(enum acme_status st)
+{
+	return st < ACME_UNKNOWN ? acme_status_names[st] : "unknown";
 }
 
 /* A certID: two base64url parts joined by one dot. */
@@ -159,10 +178,11 @@ acme_fail(struct acme *a, const char *fmt, ...)
 {
 	va_list ap;
 
+	(void)a;
 	va_start(ap, fmt);
-	vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
+	vsnprintf(acme_tls.last_error, sizeof(acme_tls.last_error), fmt, ap);
 	va_end(ap);
-	log_err("%s: %s", a->subject, a->last_error);
+	log_err("%s: %s", acme_tls.subject, acme_tls.last_error);
 }
 
 /*
@@ -223,13 +243,16 @@ acme_request(struct acme *a, const char *method, const char *url, const char *bo
 {
 	int r;
 
+	/* One request at a time per session: the curl handle is not shared. */
+	pthread_mutex_lock(&a->mu);
 	a->nrequests++;
 	r = http_request(a->http, method, url, body != NULL ? "application/jose+json" : NULL,
 	    body, body != NULL ? strlen(body) : 0, accept, ret);
-	if (r == -EAGAIN || r == -E2BIG)
-		snprintf(a->last_error, sizeof(a->last_error), "%s: %s", url, r == -EAGAIN ? "transport failure" : "response too large");
 	if (r == 0)
 		keep_nonce(a, *ret);
+	pthread_mutex_unlock(&a->mu);
+	if (r == -EAGAIN || r == -E2BIG)
+		snprintf(acme_tls.last_error, sizeof(acme_tls.last_error), "%s: %s", url, r == -EAGAIN ? "transport failure" : "response too large");
 	return r;
 }
 
@@ -238,19 +261,22 @@ static int
 acme_get_nonce(struct acme *a, char **ret)
 {
 	struct http_resp *resp;
+	unsigned tries;
 	int r;
 
-	if (a->nnonces == 0) {
+	/* Another thread may take the nonce a HEAD brought in; try twice. */
+	for (tries = 0; tries < 3; tries++) {
+		pthread_mutex_lock(&a->mu);
+		*ret = a->nnonces > 0 ? a->nonces[--a->nnonces] : NULL;
+		pthread_mutex_unlock(&a->mu);
+		if (*ret != NULL)
+			return 0;
 		if ((r = acme_request(a, "HEAD", a->new_nonce, NULL, NULL, &resp)) < 0)
 			return r;
 		http_resp_free(resp);
-		if (a->nnonces == 0) {
-			acme_fail(a, "newNonce gave no usable Replay-Nonce");
-			return -EPROTO;
-		}
 	}
-	*ret = a->nonces[--a->nnonces];
-	return 0;
+	acme_fail(a, "newNonce gave no usable Replay-Nonce");
+	return -EPROTO;
 }
 
 
@@ -286,13 +312,13 @@ acme_http_failure(struct acme *a, const char *what, const struct http_resp *resp
 	long ra = 0;
 
 	acme_parse_problem(resp, &p);
-	memcpy(a->last_type, p.type, sizeof(a->last_type));
+	memcpy(acme_tls.last_type, p.type, sizeof(acme_tls.last_type));
 	if (resp->retry_after != NULL && clock_parse_retry_after(resp->retry_after, clock_now(), &ra) == 0)
-		a->retry_after = ra;
+		acme_tls.retry_after = ra;
 	acme_fail(a, "%s: HTTP %ld%s%s%s%s%s", what, resp->status, p.type[0] ? " " : "", p.type,
 	    p.detail[0] ? ": " : "", p.detail, ra > 0 ? " (the CA asks to wait before retrying)" : "");
 	if (ra > 0)
-		log_notice("%s: %s: the CA asks for %ld s before a retry", a->subject, what, ra);
+		log_notice("%s: %s: the CA asks for %ld s before a retry", acme_tls.subject, what, ra);
 	if (resp->status == 429 || resp->status >= 500 || strcmp(p.type, "rateLimited") == 0)
 		return -EAGAIN;
 	return -EACCES;
@@ -349,7 +375,7 @@ acme_post_as(struct acme *a, const struct key *signer, const char *url,
 			*ret = resp;
 			return 0;
 		}
-		log_debug("%s: %s: badNonce, retrying", a->subject, url);
+		log_debug("%s: %s: badNonce, retrying", acme_tls.subject, url);
 		http_resp_free(resp);
 	}
 	acme_fail(a, "%s: server rejected %d nonces in a row", url, BAD_NONCE_TRIES);
@@ -383,6 +409,13 @@ load_profiles(struct acme *a, const struct json *meta)
 	void *it = NULL;
 	size_t n = 0;
 
+	/* A re-read directory replaces what an earlier read found. */
+	for (n = 0; n < a->nprofiles * 2; n++)
+		free(a->profiles[n]);
+	free(a->profiles);
+	a->profiles = NULL;
+	a->nprofiles = n = 0;
+	a->has_profiles = false;
 	if (profiles == NULL)
 		return 0;
 	if (!json_is_obj(profiles)) {
@@ -420,7 +453,7 @@ acme_load_directory(struct acme *a)
 	int r;
 
 	if ((r = acme_request(a, "GET", a->dir_url, NULL, NULL, &resp)) < 0) {
-		log_err("%s: directory: %s", a->subject, a->last_error);
+		log_err("%s: directory: %s", acme_tls.subject, acme_tls.last_error);
 		return r;
 	}
 	if (resp->status != 200) {
@@ -552,7 +585,7 @@ new_account(struct acme *a, char *const *contact, size_t ncontact,
 	if (resp->status == 200 || resp->status == 201) {
 		r = acme_take_url(a, "account", resp->location, &a->kid);
 		if (r == 0)
-			log_info("%s: %s account %s", a->subject, resp->status == 201 ? "registered new" : "using existing", a->kid);
+			log_info("%s: %s account %s", acme_tls.subject, resp->status == 201 ? "registered new" : "using existing", a->kid);
 	} else {
 		acme_parse_problem(resp, &p);
 		if (only_existing && strcmp(p.type, "accountDoesNotExist") == 0) {
@@ -581,7 +614,7 @@ acme_account(struct acme *a, const struct key *k, char *const *contact,
 			return r;
 		if (!missing)
 			return 0;
-		log_notice("%s: the CA no longer knows account %s; registering again", a->subject, known_url);
+		log_notice("%s: the CA no longer knows account %s; registering again", acme_tls.subject, known_url);
 	}
 	return new_account(a, contact, ncontact, false, &missing);
 }

@@ -6,6 +6,11 @@
  * origin.  Failures are logged once, prefixed with the subject set by
  * acme_set_subject(), and summarised in acme_last_error().
  *
+ * Threads: a session may be shared by the threads of a pass.  Requests
+ * are serialised on it; subject, last error and Retry-After belong to the
+ * calling thread.  Account setup and key change are not to run
+ * concurrently with other use.
+ *
  * Return values: 0; -EAGAIN transient (network, 5xx, rateLimited; see
  * acme_retry_after()); -EPROTO the server broke the protocol; -EACCES the
  * CA refused (4xx problem); -ETIMEDOUT polling gave up; -ENOMEM.
@@ -55,12 +60,15 @@ int acme_new(const char *directory_url, const char *ca_bundle,
 void acme_free(struct acme *a);
 void acme_set_subject(struct acme *a, const char *subject);
 const char *acme_last_error(const struct acme *a);
+/* Record a failure as the last error (and log it, subject first). */
+void acme_fail(struct acme *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Problem type (without the urn prefix) of the last failure, or "". */
 const char *acme_last_problem(const struct acme *a);
 /* Seconds the server asked us to wait with the last failure, or 0. */
 long acme_retry_after(const struct acme *a);
 /* Number of HTTP requests sent so far. */
-unsigned long acme_requests(const struct acme *a);
+unsigned long acme_requests(struct acme *a);
 
 int acme_load_directory(struct acme *a);
 /* Profiles from meta.profiles: count, and name/description by index. */
@@ -99,6 +107,8 @@ int acme_renewal_info(struct acme *a, const char *cert_id, long *ret_status,
  */
 int acme_order_new(struct acme *a, char *const *names, size_t nnames,
     const char *profile, const char *replaces, struct acme_order **ret);
+/* Fetch an existing order (to resume it after a restart). */
+int acme_order_fetch(struct acme *a, const char *url, struct acme_order **ret);
 int acme_order_authorize(struct acme *a, struct acme_order *o,
     const struct acme_solver *solver);
 int acme_order_finalize(struct acme *a, struct acme_order *o,
@@ -121,6 +131,7 @@ void acme_alternates_fini(struct acme_alternates *alts);
 void acme_order_free(struct acme_order *o);
 
 enum acme_status acme_status_from_string(const char *s);
+const char *acme_status_name(enum acme_status st);
 
 /*
  * Revoke a certificate (DER).  "reason" < 0 sends none.  Signed by the

@@ -6,6 +6,7 @@
 #ifndef ACMED_ACME_INT_H
 #define ACMED_ACME_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,6 +14,18 @@
 #include "http.h"
 
 struct json;
+
+/*
+ * What the calling thread's current work produced: a session is shared by
+ * the threads of a pass, each working on one certificate at a time.
+ */
+struct acme_call {
+	char subject[128];
+	char last_error[512];
+	char last_type[64]; /* problem type of the last failure, or "" */
+	long retry_after;
+};
+extern _Thread_local struct acme_call acme_tls;
 
 #define NONCE_POOL_MAX 8
 #define NONCE_LEN_MAX 256
@@ -35,7 +48,6 @@ struct acme {
 	char *renewal_info; /* RFC 9773 base URL, or NULL */
 	char *revoke_cert;
 	char *key_change;
-	char last_type[64]; /* problem type of the last failure, or "" */
 	char **profiles; /* name, description pairs */
 	size_t nprofiles;
 	bool has_profiles;
@@ -46,10 +58,9 @@ struct acme {
 	char *eab_kid;
 	unsigned char *eab_key;
 	size_t eab_key_len;
-	char subject[128];
-	char last_error[512];
-	long retry_after;
 	unsigned long nrequests;
+	/* Guards the HTTP handle and the nonce pool: threads share a session. */
+	pthread_mutex_t mu;
 };
 
 struct problem {
@@ -59,8 +70,6 @@ struct problem {
 
 extern const char *const acme_status_names[ACME_UNKNOWN];
 
-void acme_fail(struct acme *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 bool acme_url_ok(const struct acme *a, const char *url);
 int acme_take_url(struct acme *a, const char *what, const char *url, char **dst);
 int acme_request(struct acme *a, const char *method, const char *url,

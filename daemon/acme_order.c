@@ -162,7 +162,7 @@ acme_order_new(struct acme *a, char *const *names, size_t nnames,
 		if (resp->status == 201 || replaces == NULL || !replaces_rejected(resp))
 			break;
 		(void)acme_http_failure(a, "newOrder with replaces", resp);
-		log_notice("%s: retrying the order once without \"replaces\"", a->subject);
+		log_notice("%s: retrying the order once without \"replaces\"", acme_tls.subject);
 		replaces = NULL;
 		http_resp_free(resp);
 		free(payload);
@@ -187,7 +187,7 @@ acme_order_new(struct acme *a, char *const *names, size_t nnames,
 		r = -EPROTO;
 		goto out;
 	}
-	log_info("%s: order %s is %s%s%s", a->subject, o->url, acme_status_names[o->status],
+	log_info("%s: order %s is %s%s%s", acme_tls.subject, o->url, acme_status_names[o->status],
 	    o->profile != NULL ? ", profile " : "", o->profile != NULL ? o->profile : "");
 	*ret = o;
 	o = NULL;
@@ -197,6 +197,38 @@ out:
 	json_free(j);
 	http_resp_free(resp);
 	free(payload);
+	return r;
+}
+
+int
+acme_order_fetch(struct acme *a, const char *url, struct acme_order **ret)
+{
+	struct http_resp *resp = NULL;
+	struct acme_order *o = NULL;
+	struct json *j = NULL;
+	int r;
+
+	if (!acme_url_ok(a, url))
+		return -EINVAL;
+	if ((r = acme_post(a, url, "", NULL, false, &resp)) < 0)
+		return r;
+	if (resp->status != 200) {
+		r = acme_http_failure(a, "order", resp);
+		goto out;
+	}
+	if ((r = acme_parse_body(a, "order", resp, &j)) < 0)
+		goto out;
+	r = -ENOMEM;
+	if ((o = calloc(1, sizeof(*o))) == NULL || (o->url = strdup(url)) == NULL)
+		goto out;
+	if ((r = order_update(a, o, j)) < 0)
+		goto out;
+	*ret = o;
+	o = NULL;
+out:
+	acme_order_free(o);
+	json_free(j);
+	http_resp_free(resp);
 	return r;
 }
 
@@ -297,7 +329,7 @@ log_error_object(struct acme *a, const char *what, const struct json *err)
 
 		type = json_get_str(sp, "type");
 		detail = json_get_str(sp, "detail");
-		log_err("%s: %s: %s: %s", a->subject, v != NULL ? log_escape(id, sizeof(id), v, strlen(v)) : "?",
+		log_err("%s: %s: %s: %s", acme_tls.subject, v != NULL ? log_escape(id, sizeof(id), v, strlen(v)) : "?",
 		    type != NULL ? log_escape(t, sizeof(t), type, strlen(type)) : "error",
 		    detail != NULL ? log_escape(d, sizeof(d), detail, strlen(detail)) : "");
 	}
@@ -398,7 +430,7 @@ authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 	log_escape(esc + strlen(esc), sizeof(esc) - strlen(esc), name != NULL ? name : "?", name != NULL ? strlen(name) : 1);
 	st = acme_status_from_string(json_get_str(j, "status"));
 	if (st == ACME_VALID) {
-		log_info("%s: %s: authorization already valid", a->subject, esc);
+		log_info("%s: %s: authorization already valid", acme_tls.subject, esc);
 		r = 0;
 		goto out;
 	}
@@ -426,7 +458,7 @@ authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 		r = authz_wait(a, url, esc);
 	s->cleanup(s->arg, tok);
 	if (r == 0)
-		log_info("%s: %s: authorization valid", a->subject, esc);
+		log_info("%s: %s: authorization valid", acme_tls.subject, esc);
 out:
 	free(keyauth);
 	free(tok);

@@ -1,6 +1,9 @@
 #include "renew.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "ari.h"
 #include "b64.h"
 #include "cfg.h"
+#include "deploy.h"
 #include "challenge.h"
 #include "clock.h"
 #include "crypto.h"
@@ -37,6 +41,7 @@ struct session {
 	struct acme *acme;
 	struct key *account_key;
 	int status; /* 0 ready, <0 setup failed */
+	char error[512]; /* why setup failed */
 };
 
 #define UNITS_MAX 256
@@ -52,9 +57,15 @@ struct pass {
 	struct session sessions[SESSIONS_MAX];
 	size_t nsessions;
 	struct solvers *solvers;
+	/* Threads of the pass: the lock guards everything above and below. */
+	pthread_mutex_t lock;
+	char *const *names; /* the selection, or NULL for all */
+	size_t nselected;
+	size_t next; /* index of the next certificate to take */
+	bool force;
+	struct renew_result *res;
 };
 
-static const char *const out_files[] = {"privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"};
 
 int
 renew_fingerprint(const struct cfg_cert *c, char **ret)
@@ -86,20 +97,6 @@ renew_fingerprint(const struct cfg_cert *c, char **ret)
 	return b64url_encode(digest, 16, ret);
 }
 
-static bool
-files_present(const struct cfg_cert *c)
-{
-	char path[4096];
-	size_t i;
-
-	for (i = 0; i < sizeof(out_files) / sizeof(out_files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
-		if (access(path, F_OK) < 0)
-			return false;
-	}
-	return true;
-}
-
 int
 renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
     const char **ret_reason)
@@ -116,7 +113,7 @@ renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
 		free(fp);
 		return r;
 	}
-	*ret_due = sched_due(row, fp, files_present(c), &why);
+	*ret_due = sched_due(row, fp, deploy_present(c), &why);
 	*ret_reason = sched_reason_name(why);
 	store_cert_free(row);
 	free(fp);
@@ -139,17 +136,23 @@ renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret)
 static struct session *
 session_get(struct pass *p, const struct cfg_ca *ca)
 {
-	struct session *s;
+	struct session *s = NULL;
 	size_t i;
 
+	/* Set up once, under the lock: other threads wait for the same CA. */
+	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->nsessions; i++)
 		if (p->sessions[i].ca == ca)
-			return &p->sessions[i];
-	if (p->nsessions == SESSIONS_MAX)
-		return NULL;
-	s = &p->sessions[p->nsessions++];
-	s->ca = ca;
-	s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
+			s = &p->sessions[i];
+	if (s == NULL && p->nsessions < SESSIONS_MAX) {
+		s = &p->sessions[p->nsessions++];
+		s->ca = ca;
+		s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
+		if (s->status < 0)
+			snprintf(s->error, sizeof(s->error), "%s", s->acme != NULL && *acme_last_error(s->acme) ?
+			    acme_last_error(s->acme) : "CA session setup failed");
+	}
+	pthread_mutex_unlock(&p->lock);
 	return s;
 }
 
@@ -177,7 +180,8 @@ choose_profile(const struct cfg_cert *c, struct acme *a, const char **ret)
 		    acme_nprofiles(a) ? offered : "the CA offers no profiles");
 		return 0;
 	}
-	log_err("%s: required profile \"%s\" is not offered by %s: %s%s", c->name, c->profile, c->ca->name,
+	/* As the certificate's error, so that status and the state show it. */
+	acme_fail(a, "required profile \"%s\" is not offered by %s: %s%s", c->profile, c->ca->name,
 	    acme_nprofiles(a) ? "it offers " : "", acme_nprofiles(a) ? offered : "the CA offers no profiles");
 	return -EACCES;
 }
@@ -200,53 +204,7 @@ names_match(const struct cfg_cert *c, const struct cert_info *ci)
 	return 1;
 }
 
-/*
- * Install key and chain: stage all four files (the key 0600 from its first
- * byte), then rename them into place and fsync the directory, so a crash
- * leaves either the old set or files that are each complete.
- */
 static int
-install(const struct cfg_cert *c, const char *key_pem, size_t key_len,
-    const struct cert_info *ci)
-{
-	const char *data[4] = {key_pem, ci->leaf_pem, ci->chain_pem, ci->fullchain_pem};
-	size_t lens[4] = {key_len, strlen(ci->leaf_pem), strlen(ci->chain_pem), strlen(ci->fullchain_pem)};
-	char *tmp[4] = {NULL, NULL, NULL, NULL}, path[4096];
-	size_t i;
-	int r;
-
-	if ((r = fs_mkdir_p(c->output, 0755)) < 0) {
-		log_err("%s: cannot create %s: %s", c->name, c->output, strerror(-r));
-		return r;
-	}
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
-		if ((r = fs_stage(path, data[i], lens[i], i == 0 ? 0600 : 0644, &tmp[i])) < 0) {
-			log_err("%s: cannot write %s: %s", c->name, path, strerror(-r));
-			goto out;
-		}
-	}
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->output, out_files[i]);
-		if ((r = fs_commit(tmp[i], path)) < 0) {
-			log_err("%s: cannot install %s: %s", c->name, path, strerror(-r));
-			goto out;
-		}
-		free(tmp[i]);
-		tmp[i] = NULL;
-	}
-	if ((r = fs_sync_dir(c->output)) < 0)
-		log_err("%s: cannot sync %s: %s", c->name, c->output, strerror(-r));
-out:
-	for (i = 0; i < 4; i++)
-		if (tmp[i] != NULL) {
-			unlink(tmp[i]);
-			free(tmp[i]);
-		}
-	return r;
-}
-
-static void
 run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
     unsigned timeout)
 {
@@ -255,7 +213,7 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
 	int status;
 
 	if (c->reload == NULL)
-		return;
+		return 0;
 	for (i = 0; i < c->ndomains && o < sizeof(names); i++)
 		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? " " : "", c->domains[i]);
 	snprintf(vars[0], sizeof(vars[0]), "ACMED_CERT_NAME=%s", c->name);
@@ -270,7 +228,9 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
 	for (i = 0; i < 9; i++)
 		env[i] = vars[i];
 	env[9] = NULL;
-	(void)hook_run(c->name, c->reload, env, (int)timeout, &status);
+	if (hook_run(c->name, c->reload, env, (int)timeout, &status) < 0)
+		status = -1;
+	return status;
 }
 
 /* Remember the certificate's units for one reload each after the pass. */
@@ -279,6 +239,7 @@ queue_units(struct pass *p, const struct cfg_cert *c)
 {
 	size_t i, j;
 
+	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < c->nreload_units; i++) {
 		for (j = 0; j < p->nunits; j++)
 			if (strcmp(p->units[j], c->reload_units[i]) == 0)
@@ -289,6 +250,25 @@ queue_units(struct pass *p, const struct cfg_cert *c)
 	if (strlen(p->renewed) + strlen(c->name) + 2 < sizeof(p->renewed))
 		snprintf(p->renewed + strlen(p->renewed), sizeof(p->renewed) - strlen(p->renewed), "%s%s",
 		    p->renewed[0] ? " " : "", c->name);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Run the reload hook and the batched reloads; then clear hook_pending. */
+static void
+after_install(struct pass *p, const struct cfg_cert *c,
+    const struct cert_info *ci)
+{
+	struct store_cert *row = NULL;
+	int status = run_reload_hook(c, ci, p->cfg->global.hook_timeout);
+
+	queue_units(p, c);
+	if (store_cert_get(p->st, c->name, &row) == 0) {
+		row->hook_pending = 0;
+		row->hook_status = status;
+		if (store_cert_put(p->st, row) < 0)
+			log_err("%s: cannot record the hook's outcome", c->name);
+	}
+	store_cert_free(row);
 }
 
 /* After all certificates: reload units once each, then the global hook. */
@@ -387,10 +367,110 @@ out:
 }
 
 /* Order, validate, finalize and download; verify before returning. */
+/* STATE/pending/NAME.key: the key of the order in flight. */
+static void
+pending_key_path(const struct pass *p, const struct cfg_cert *c, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "%s/pending/%s.key", p->state_dir, c->name);
+}
+
+/* Load a file-held private key; -ENOENT if there is none. */
+static int
+load_key_file(const char *path, struct key **ret)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = fs_read_file(path, KEY_FILE_MAX, &pem, &len)) < 0)
+		return r;
+	r = crypto_key_from_pem(pem, len, ret);
+	crypto_secret_free(pem, len);
+	return r;
+}
+
+/* Keep the new key (0600) before the CA learns its public half. */
+static int
+save_pending_key(const struct pass *p, const struct cfg_cert *c,
+    const struct key *k)
+{
+	char path[PATH_MAX], dir[PATH_MAX], *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/pending", p->state_dir);
+	pending_key_path(p, c, path, sizeof(path));
+	if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = crypto_key_to_pem(k, &pem, &len)) < 0)
+		return r;
+	r = fs_write_atomic(path, pem, len, 0600);
+	crypto_secret_free(pem, len);
+	if (r < 0)
+		log_err("%s: cannot save the new key to %s: %s", c->name, path, strerror(-r));
+	return r;
+}
+
+/* The order is done with (installed, or beyond resuming): forget it. */
+static void
+forget_order(struct pass *p, const struct cfg_cert *c)
+{
+	char path[PATH_MAX];
+
+	(void)store_order_del(p->st, c->name);
+	pending_key_path(p, c, path, sizeof(path));
+	(void)unlink(path);
+}
+
+/*
+ * After a restart: pick up the order left in flight for this configuration,
+ * if the CA still has it in a state we can continue from, with its key.
+ */
+static void
+resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
+    const char *fp, struct acme_order **ret_o, struct key **ret_k)
+{
+	struct store_order so;
+	struct acme_order *o = NULL;
+	struct key *k = NULL;
+	char path[PATH_MAX];
+
+	if (store_order_get(p->st, c->name, &so) < 0)
+		return;
+	pending_key_path(p, c, path, sizeof(path));
+	if (strcmp(so.fingerprint, fp) != 0 || strcmp(so.ca, c->ca->name) != 0 ||
+	    load_key_file(path, &k) < 0 || crypto_key_type(k) != (enum key_type)c->key_type ||
+	    acme_order_fetch(a, so.url, &o) < 0 || o->status == ACME_INVALID || o->status == ACME_UNKNOWN ||
+	    (o->status == ACME_VALID && o->certificate == NULL)) {
+		log_info("%s: not resuming the earlier order %s", c->name, so.url);
+		acme_order_free(o);
+		crypto_key_free(k);
+		forget_order(p, c);
+	} else {
+		log_notice("%s: resuming order %s (%s)", c->name, so.url, acme_status_name(o->status));
+		*ret_o = o;
+		*ret_k = k;
+	}
+	acme_set_subject(a, c->name); /* clears the fetch's error, if any */
+	store_order_fini(&so);
+}
+
+/* Remember the order so a restart resumes it instead of placing another. */
+static void
+note_order(struct pass *p, const struct cfg_cert *c, const char *fp,
+    const struct acme_order *o)
+{
+	struct store_order so = {.ca = c->ca->name, .url = o->url, .fingerprint = (char *)(uintptr_t)fp,
+	    .step = (char *)(uintptr_t) "ordered", .created = clock_now()};
+
+	if (store_order_put(p->st, c->name, &so) < 0)
+		log_warn("%s: could not record order %s; a restart would place a new one", c->name, o->url);
+}
+
+/* Order (or resume), validate, finalize and download; verify the result. */
 static int
 obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
-    const char *replaces, struct key **ret_key, struct cert_info **ret_ci,
-    char **ret_profile)
+    const char *fp, const char *replaces, struct key **ret_key,
+    struct cert_info **ret_ci, char **ret_profile)
 {
 	struct acme_solver solver;
 	struct acme_order *o = NULL;
@@ -404,16 +484,19 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 
 	if ((r = choose_profile(c, a, &profile)) < 0)
 		return r;
-	if ((r = solve_begin(&p->solvers, c, &solver)) < 0)
+	if ((r = solve_begin(&p->solvers, &p->lock, c, &solver)) < 0)
 		return r;
-	if ((r = certificate_key(c, &k)) < 0 ||
-	    (r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
+	resume_order(p, c, a, fp, &o, &k);
+	if (k == NULL && ((r = certificate_key(c, &k)) < 0 || (r = save_pending_key(p, c, k)) < 0))
+		goto out;
+	if ((r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
 		goto out;
 	for (attempt = 0;; attempt++) {
 		bool finalizing = false;
 
-		if ((r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) == 0 &&
-		    (r = acme_order_authorize(a, o, &solver)) == 0) {
+		if (o == NULL && (r = acme_order_new(a, c->domains, c->ndomains, profile, replaces, &o)) == 0)
+			note_order(p, c, fp, o);
+		if (o != NULL && (r = acme_order_authorize(a, o, &solver)) == 0) {
 			finalizing = true;
 			r = acme_order_finalize(a, o, csr, csr_len);
 		}
@@ -426,19 +509,26 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		log_notice("%s: the CA no longer issues this order's profile; re-reading its directory", c->name);
 		acme_order_free(o);
 		o = NULL;
-		if ((r = acme_load_directory(a)) < 0 || (r = choose_profile(c, a, &profile)) < 0)
+		forget_order(p, c);
+		if ((r = acme_load_directory(a)) < 0 || (r = choose_profile(c, a, &profile)) < 0 ||
+		    (r = save_pending_key(p, c, k)) < 0)
 			goto out;
 	}
+	/* A CA-side dead end (not a transient error): do not resume it. */
+	if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
+		forget_order(p, c);
 	if (r < 0 || (r = download_chain(c, a, o->certificate, k, &ci)) < 0)
 		goto out;
 	if (!names_match(c, ci)) {
 		log_err("%s: refusing the new certificate: its names differ from the configuration", c->name);
 		r = -EPROTO;
+		forget_order(p, c);
 		goto out;
 	}
 	if (ci->not_after <= clock_now()) {
 		log_err("%s: refusing the new certificate: it has already expired", c->name);
 		r = -EPROTO;
+		forget_order(p, c);
 		goto out;
 	}
 	if (o->profile != NULL && (*ret_profile = strdup(o->profile)) == NULL) {
@@ -617,7 +707,7 @@ usable_session(struct pass *p, const struct cfg_cert *c, const char **ret_error)
 		return NULL;
 	}
 	if (s->status < 0) {
-		*ret_error = s->acme != NULL && *acme_last_error(s->acme) ? acme_last_error(s->acme) : "CA session setup failed";
+		*ret_error = s->error;
 		return NULL;
 	}
 	acme_set_subject(s->acme, c->name);
@@ -671,6 +761,40 @@ warn_expiry(struct pass *p, const struct cfg_cert *c)
 	store_cert_free(row);
 }
 
+/*
+ * Converge after a crash: a complete pair that is live but not recorded
+ * (the process died between the switch and the database update) is
+ * adopted, and a reload hook that did not finish runs now.
+ */
+static void
+settle_installed(struct pass *p, const struct cfg_cert *c, const char *fp)
+{
+	struct store_cert *row = NULL;
+	struct cert_info *ci = NULL;
+	int pending;
+
+	if (deploy_read(c, &ci) < 0)
+		return;
+	if (store_cert_get(p->st, c->name, &row) < 0)
+		row = NULL;
+	if ((row == NULL || row->serial == NULL || strcmp(row->serial, ci->serial_hex) != 0) &&
+	    names_match(c, ci) && ci->not_after > clock_now()) {
+		log_notice("%s: adopting the installed certificate %s, which the state did not record", c->name, ci->serial_hex);
+		if (record(p, c, fp, ci, NULL, NULL, 0, true) == 0)
+			forget_order(p, c);
+		store_cert_free(row);
+		if (store_cert_get(p->st, c->name, &row) < 0)
+			row = NULL;
+	}
+	pending = row != NULL && row->hook_pending && row->serial != NULL && strcmp(row->serial, ci->serial_hex) == 0;
+	store_cert_free(row);
+	if (pending) {
+		log_notice("%s: running the reload hook that did not finish for %s", c->name, ci->serial_hex);
+		after_install(p, c, ci);
+	}
+	cert_info_free(ci);
+}
+
 /* Returns 1 renewed, 0 not due, <0 failed. */
 static int
 renew_one(struct pass *p, const struct cfg_cert *c, bool force)
@@ -685,17 +809,19 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	time_t due;
 	int r;
 
+	if ((r = renew_fingerprint(c, &fp)) < 0)
+		return r;
+	settle_installed(p, c, fp);
 	ari_poll_if_due(p, c);
 	if ((r = renew_due(c, p->st, &due, &reason)) < 0)
-		return r;
+		goto out;
 	if (!force && due > clock_now()) {
 		log_debug("%s: not due until %s (%s)", c->name, clock_format(due, when, sizeof(when)), reason);
-		return 0;
+		r = 0;
+		goto out;
 	}
 	log_info("%s: renewing (%s)", c->name, force ? "forced" : reason);
 	warn_expiry(p, c);
-	if ((r = renew_fingerprint(c, &fp)) < 0)
-		return r;
 	if (store_cert_get(p->st, c->name, &row) < 0)
 		row = NULL;
 	if ((s = usable_session(p, c, &error)) == NULL) {
@@ -704,25 +830,26 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		/* RFC 9773 5: name the predecessor, if still valid. */
 		const char *replaces = row != NULL && row->not_after > clock_now() ? row->ari_id : NULL;
 
-		r = obtain(p, c, s->acme, replaces, &k, &ci, &issued_profile);
+		r = obtain(p, c, s->acme, fp, replaces, &k, &ci, &issued_profile);
 		error = *acme_last_error(s->acme) ? acme_last_error(s->acme) : strerror(-r);
 	}
 	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
-		r = install(c, key_pem, key_len, ci);
+		r = deploy_install(c, key_pem, key_len, ci);
 	if (r == 0) {
 		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
 		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
 			ari_refresh(p, c, s->acme);
-		run_reload_hook(c, ci, p->cfg->global.hook_timeout);
-		queue_units(p, c);
+		forget_order(p, c);
+		after_install(p, c, ci);
 		r = 1;
 	} else {
 		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
 			log_err("%s: the failure could not be recorded", c->name);
 		log_event(LOG_LVL_ERR, LOG_EV_FAILED, "%s: renewal failed: %s", c->name, error);
 	}
+out:
 	crypto_secret_free(key_pem, key_len);
 	crypto_key_free(k);
 	cert_info_free(ci);
@@ -732,38 +859,72 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	return r;
 }
 
+/* A thread of the pass: take certificates one by one until none is left. */
+static void *
+worker(void *arg)
+{
+	struct pass *p = arg;
+	const struct cfg_cert *c;
+	size_t i;
+	int r;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->nselected)
+			break;
+		c = p->names != NULL ? cfg_find_cert(p->cfg, p->names[i]) : &p->cfg->certs[i];
+		if (c == NULL) {
+			log_err("%s: no such certificate in the configuration", p->names[i]);
+			r = -ENOENT;
+		} else {
+			log_set_ctx(&(struct log_ctx){c->name, c->ca->name, c->profile});
+			r = renew_one(p, c, p->force);
+			log_set_ctx(NULL);
+		}
+		pthread_mutex_lock(&p->lock);
+		if (r > 0)
+			p->res->renewed++;
+		else if (r == 0)
+			p->res->skipped++;
+		else
+			p->res->failed++;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
 int
 renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
     char *const *names, size_t nnames, bool force, struct renew_result *res)
 {
-	struct pass p = {.cfg = cfg, .st = st, .state_dir = state_dir};
-	size_t i;
-	int r;
+	struct pass p = {.cfg = cfg, .st = st, .state_dir = state_dir, .names = names,
+	    .nselected = names != NULL ? nnames : cfg->ncerts, .force = force, .res = res};
+	pthread_t threads[64];
+	size_t i, nthreads = cfg->global.max_parallel > 0 ? cfg->global.max_parallel : 1;
 
 	memset(res, 0, sizeof(*res));
-	for (i = 0; i < (names != NULL ? nnames : cfg->ncerts); i++) {
-		const struct cfg_cert *c = names != NULL ? cfg_find_cert(cfg, names[i]) : &cfg->certs[i];
-
-		if (c == NULL) {
-			log_err("%s: no such certificate in the configuration", names[i]);
-			res->failed++;
-			continue;
-		}
-		log_set_ctx(&(struct log_ctx){c->name, c->ca->name, c->profile});
-		r = renew_one(&p, c, force);
-		log_set_ctx(NULL);
-		if (r > 0)
-			res->renewed++;
-		else if (r == 0)
-			res->skipped++;
-		else
-			res->failed++;
-	}
+	pthread_mutex_init(&p.lock, NULL);
+	if (nthreads > p.nselected)
+		nthreads = p.nselected;
+	if (nthreads > sizeof(threads) / sizeof(threads[0]))
+		nthreads = sizeof(threads) / sizeof(threads[0]);
+	/* One slow certificate never holds up the others (max_parallel). */
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, worker, &p) != 0)
+			break;
+	if (i == 0)
+		worker(&p); /* no thread could start: do the work here */
+	nthreads = i;
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
 	solvers_free(p.solvers);
 	after_pass(&p);
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
 	}
+	pthread_mutex_destroy(&p.lock);
 	return 0;
 }

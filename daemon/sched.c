@@ -84,7 +84,12 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	}
 	due = sched_renew_point(row->not_before, row->not_after, row->name);
 	*ret_reason = SCHED_LIFETIME;
-	if (row->ari_chosen > 0 && row->ari_chosen < due) {
+	/*
+	 * RFC 9773 4.2: a time picked in the CA's window is the schedule, later
+	 * or earlier than the local rule (which is only the fallback), unless
+	 * it lies past the expiry.
+	 */
+	if (row->ari_chosen > 0 && row->ari_chosen < row->not_after) {
 		due = row->ari_chosen;
 		*ret_reason = SCHED_ARI;
 	}

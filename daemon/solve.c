@@ -179,26 +179,30 @@ alpn_get(struct solvers *p, const char *listen_addr)
 
 
 int
-solve_begin(struct solvers **reg, const struct cfg_cert *c,
-    struct acme_solver *ret)
+solve_begin(struct solvers **reg, pthread_mutex_t *lock,
+    const struct cfg_cert *c, struct acme_solver *ret)
 {
 	struct solve *s;
+	int r = 0;
 
-	if (*reg == NULL && (*reg = calloc(1, sizeof(**reg))) == NULL)
-		return -ENOMEM;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->c = c;
-	if (strcmp(c->challenge_type, "http-01") == 0 && c->http_listen != NULL &&
+	pthread_mutex_lock(lock);
+	if (*reg == NULL && (*reg = calloc(1, sizeof(**reg))) == NULL)
+		r = -ENOMEM;
+	else if (strcmp(c->challenge_type, "http-01") == 0 && c->http_listen != NULL &&
 	    (s->responder = responder_get(*reg, c->http_listen)) == NULL) {
 		log_err("%s: cannot start the http-01 responder on %s", c->name, c->http_listen);
-		free(s);
-		return -EADDRINUSE;
-	}
-	if (strcmp(c->challenge_type, "tls-alpn-01") == 0 && (s->alpn = alpn_get(*reg, c->http_listen)) == NULL) {
+		r = -EADDRINUSE;
+	} else if (strcmp(c->challenge_type, "tls-alpn-01") == 0 && (s->alpn = alpn_get(*reg, c->http_listen)) == NULL) {
 		log_err("%s: cannot start the tls-alpn-01 responder on %s", c->name, c->http_listen);
+		r = -EADDRINUSE;
+	}
+	pthread_mutex_unlock(lock);
+	if (r < 0) {
 		free(s);
-		return -EADDRINUSE;
+		return r;
 	}
 	ret->type = c->challenge_type;
 	ret->present = solve_present;

@@ -38,6 +38,17 @@ static const char *const migrations[] = {
     "ALTER TABLE certificates ADD COLUMN ari_failures INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE certificates ADD COLUMN ari_explanation TEXT;",
     "ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;",
+    "ALTER TABLE certificates ADD COLUMN hook_pending INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certificates ADD COLUMN hook_status INTEGER;"
+    "CREATE TABLE orders ("
+    " name TEXT PRIMARY KEY NOT NULL, ca TEXT NOT NULL, url TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, step TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE attempts ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, ca TEXT NOT NULL,"
+    " identifiers TEXT NOT NULL, time INTEGER NOT NULL, outcome TEXT NOT NULL,"
+    " error_type TEXT, detail TEXT);"
+    "CREATE INDEX attempts_by_set ON attempts (ca, identifiers, time);"
+    "CREATE INDEX attempts_by_name ON attempts (name, time);",
 };
 
 enum col_type {
@@ -60,7 +71,7 @@ static const struct col {
     S(last_attempt), S(last_success), T(last_error), I(failures),
     S(next_check), T(next_reason), T(ari_id), S(ari_start), S(ari_end),
     S(ari_chosen), S(ari_next_fetch), I(ari_failures), T(ari_explanation),
-    S(revoked_at),
+    S(revoked_at), I(hook_pending), I(hook_status),
 #undef T
 #undef I
 #undef S
@@ -130,6 +141,25 @@ out:
 	return r;
 }
 
+/* PRAGMA quick_check must say "ok": refuse to run on a damaged file. */
+static int
+quick_check(struct store *s, const char *path)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "quick_check");
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
+		r = 0;
+	else
+		log_err("state database %s is damaged (quick_check: %s); move it aside to start afresh", path,
+		    sqlite3_column_text(st, 0) != NULL ? (const char *)sqlite3_column_text(st, 0) : sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 store_open(const char *state_dir, struct store **ret)
 {
@@ -147,8 +177,10 @@ store_open(const char *state_dir, struct store **ret)
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")) < 0 ||
-	    (r = migrate(s)) < 0)
+	    (r = quick_check(s, path)) < 0 || (r = migrate(s)) < 0)
 		goto fail;
+	/* The attempt history is for recent rate-limit decisions and status. */
+	(void)exec(s, "DELETE FROM attempts WHERE time < strftime('%s','now') - 90 * 86400");
 	*ret = s;
 	return 0;
 fail:
@@ -330,6 +362,125 @@ store_account_put(struct store *s, const char *ca_url, const char *account_url)
 	sqlite3_bind_text(st, 2, account_url, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = db_fail(s, "write account");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_attempt_add(struct store *s, const char *name, const char *ca,
+    const char *identifiers, time_t when, const char *outcome,
+    const char *error_type, const char *detail)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO attempts (name, ca, identifiers, time, outcome, error_type, detail)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "write attempt");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ca, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, identifiers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)when);
+	sqlite3_bind_text(st, 5, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, error_type != NULL && *error_type ? error_type : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, "write attempt");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_attempt_count(struct store *s, const char *ca, const char *identifiers,
+    time_t since, const char *outcome, unsigned *ret)
+{
+	sqlite3_stmt *st;
+	int r = -EIO;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM attempts WHERE ca = ? AND identifiers = ?"
+	    " AND time >= ? AND outcome = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "count attempts");
+	sqlite3_bind_text(st, 1, ca, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, identifiers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)since);
+	sqlite3_bind_text(st, 4, outcome, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ret = (unsigned)sqlite3_column_int(st, 0);
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_order_get(struct store *s, const char *name, struct store_order *ret)
+{
+	sqlite3_stmt *st;
+	int rc, r = -ENOENT, oom = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT ca, url, fingerprint, step, created FROM orders WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "read order");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(ret, 0, sizeof(*ret));
+		ret->ca = col_str(st, 0, &oom);
+		ret->url = col_str(st, 1, &oom);
+		ret->fingerprint = col_str(st, 2, &oom);
+		ret->step = col_str(st, 3, &oom);
+		ret->created = (time_t)sqlite3_column_int64(st, 4);
+		r = oom || ret->url == NULL ? -ENOMEM : 0;
+		if (r < 0)
+			store_order_fini(ret);
+	} else if (rc != SQLITE_DONE) {
+		r = db_fail(s, "read order");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+void
+store_order_fini(struct store_order *o)
+{
+	free(o->ca);
+	free(o->url);
+	free(o->fingerprint);
+	free(o->step);
+	memset(o, 0, sizeof(*o));
+}
+
+int
+store_order_put(struct store *s, const char *name, const struct store_order *o)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO orders (name, ca, url, fingerprint, step, created)"
+	    " VALUES (?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "write order");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->ca, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, o->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, o->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, o->step, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)o->created);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, "write order");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_order_del(struct store *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM orders WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(s, "delete order");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, "delete order");
 	sqlite3_finalize(st);
 	return r;
 }

@@ -38,6 +38,17 @@ struct store_cert {
 	int ari_failures;
 	char *ari_explanation;
 	time_t revoked_at; /* we revoked the installed certificate */
+	int hook_pending;  /* installed, reload hook not yet finished */
+	int hook_status;   /* exit status of the last reload hook */
+};
+
+/* The order in flight for a certificate, so a restart resumes it. */
+struct store_order {
+	char *ca;
+	char *url;
+	char *fingerprint; /* of the configuration it was placed for */
+	char *step;        /* "ordered", "finalizing" */
+	time_t created;
 };
 
 int store_open(const char *state_dir, struct store **ret);
@@ -48,6 +59,24 @@ int store_cert_get(struct store *s, const char *name, struct store_cert **ret);
 void store_cert_free(struct store_cert *c);
 /* Insert or replace the whole row. */
 int store_cert_put(struct store *s, const struct store_cert *c);
+
+/* -ENOENT when none. */
+int store_order_get(struct store *s, const char *name, struct store_order *ret);
+void store_order_fini(struct store_order *o);
+int store_order_put(struct store *s, const char *name,
+    const struct store_order *o);
+int store_order_del(struct store *s, const char *name);
+
+/*
+ * The attempt ledger: one row per renewal attempt with its outcome
+ * ("issued", "failed", "deferred") per CA and identifier set, the basis
+ * for staying under CA rate limits.
+ */
+int store_attempt_add(struct store *s, const char *name, const char *ca,
+    const char *identifiers, time_t when, const char *outcome,
+    const char *error_type, const char *detail);
+int store_attempt_count(struct store *s, const char *ca,
+    const char *identifiers, time_t since, const char *outcome, unsigned *ret);
 
 int store_account_get(struct store *s, const char *ca_url, char **ret_url);
 int store_account_put(struct store *s, const char *ca_url,

@@ -61,7 +61,7 @@ leaf_names() { # SAN DNS names, sorted, space separated
 file_ids() { # inode and mtime (ns) of every output file
     local f
     for f in privkey cert chain fullchain; do
-        stat -c "%n %i %.9Y" "$O/$1/$f.pem"
+        stat -L -c "%n %i %.9Y" "$O/$1/$f.pem"
     done
 }
 # hook_records NAME: the records (BEGIN..END) whose ACMED_CERT_NAME is NAME
@@ -81,7 +81,7 @@ check_installed() { # check_installed NAME: files, key, names, DB row
         openssl verify -CAfile "$ROOT" -untrusted "$d/chain.pem" "$d/cert.pem"
     check "$n: fullchain.pem = cert.pem + chain.pem" \
         cmp -s "$d/fullchain.pem" <(cat "$d/cert.pem" "$d/chain.pem")
-    expect_eq "$n: privkey.pem has mode 0600" "$(stat -c %a "$d/privkey.pem" 2>&1)" 600
+    expect_eq "$n: privkey.pem has mode 0600" "$(stat -L -c %a "$d/privkey.pem" 2>&1)" 600
     expect_eq "$n: private key matches the leaf's public key" \
         "$(openssl pkey -in "$d/privkey.pem" -pubout 2>&1)" \
         "$(openssl x509 -in "$d/cert.pem" -noout -pubkey | openssl pkey -pubin -pubout 2>&1)"
