@@ -9,6 +9,9 @@
 #   responders) DNS_PORT=8053 CHALLSRV_MGMT_PORT=8055.
 # Pebble env: PEBBLE_WFE_NONCEREJECT defaults to 30; PEBBLE_VA_NOSLEEP,
 #   PEBBLE_VA_ALWAYS_VALID, PEBBLE_AUTHZREUSE, ... pass through if exported.
+# Config from env (optional): PEBBLE_EAB_KID + PEBBLE_EAB_KEY (base64url MAC
+#   key) -> externalAccountBindingRequired with that one key;
+#   PEBBLE_CERT_VALIDITY (seconds) -> certificateValidityPeriod.
 # pebble_start exports PEBBLE_DIR_URL, PEBBLE_CA_BUNDLE (trust for the ACME
 #   listener), PEBBLE_MGMT_URL, CHALLSRV_MGMT_URL.
 # Files in DIR: ca.pem cert.pem key.pem pebble-config.json pebble-root.pem
@@ -108,6 +111,26 @@ pebble_start() {
         return 1
     fi
 
+    # Optional: External Account Binding required with one MAC key, and a
+    # certificate lifetime in seconds (2.4.0 honours certificateValidityPeriod).
+    local eab='"externalAccountBindingRequired": false' validity=""
+    if [[ -n ${PEBBLE_EAB_KID:-} ]]; then
+        [[ ${PEBBLE_EAB_KID} =~ ^[A-Za-z0-9_.-]+$ && ${PEBBLE_EAB_KEY:-} =~ ^[A-Za-z0-9_-]+$ ]] || {
+            echo "pebble_start: ERROR: PEBBLE_EAB_KID/PEBBLE_EAB_KEY must be a plain id and base64url" >&2
+            return 1
+        }
+        eab='"externalAccountBindingRequired": true,
+    "externalAccountMACKeys": { "'$PEBBLE_EAB_KID'": "'$PEBBLE_EAB_KEY'" }'
+    fi
+    if [[ -n ${PEBBLE_CERT_VALIDITY:-} ]]; then
+        [[ $PEBBLE_CERT_VALIDITY =~ ^[0-9]+$ ]] || {
+            echo "pebble_start: ERROR: PEBBLE_CERT_VALIDITY must be a number of seconds" >&2
+            return 1
+        }
+        validity=',
+    "certificateValidityPeriod": '$PEBBLE_CERT_VALIDITY
+    fi
+
     cat >"$dir/pebble-config.json" <<JSON
 {
   "pebble": {
@@ -118,7 +141,7 @@ pebble_start() {
     "httpPort": $hport,
     "tlsPort": $tport,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
+    $eab$validity
   }
 }
 JSON
