@@ -32,6 +32,8 @@
 
 #define KEY_FILE_MAX (64 * 1024)
 #define SESSIONS_MAX 16
+#define RATE_WINDOW_S 3600
+#define RATE_FAILURES_MAX 5
 #define RESPONDERS_MAX 16
 #define TOKEN_COPY_MAX 260
 
@@ -474,6 +476,7 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 {
 	struct acme_solver solver;
 	struct acme_order *o = NULL;
+	struct acme *dir = NULL; /* for a re-read of the directory */
 	struct cert_info *ci = NULL;
 	struct key *k = NULL;
 	unsigned char *csr = NULL;
@@ -510,7 +513,12 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		acme_order_free(o);
 		o = NULL;
 		forget_order(p, c);
-		if ((r = acme_load_directory(a)) < 0 || (r = choose_profile(c, a, &profile)) < 0 ||
+		/*
+		 * Into a private session: the CA's is shared by the pass's
+		 * threads, and re-reading it would free URLs they are using.
+		 */
+		if ((r = acme_new(c->ca->directory, c->ca->ca_bundle, &dir)) < 0 ||
+		    (r = acme_load_directory(dir)) < 0 || (r = choose_profile(c, dir, &profile)) < 0 ||
 		    (r = save_pending_key(p, c, k)) < 0)
 			goto out;
 	}
@@ -546,6 +554,7 @@ out:
 	free(csr);
 	solve_end(&solver);
 	acme_order_free(o);
+	acme_free(dir);
 	return r;
 }
 
@@ -630,6 +639,9 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		r = set_field(&row->next_reason, sched_reason_name(why)) < 0;
 	}
 	r = r ? -ENOMEM : store_cert_put(p->st, row);
+	if (r == 0 && domains != NULL)
+		(void)store_attempt_add(p->st, c->name, c->ca->name, domains, now, ci != NULL ? "issued" : "failed",
+		    ci != NULL ? NULL : acme_last_problem(NULL), error);
 	free(domains);
 	store_cert_free(row);
 	return r;
@@ -795,6 +807,29 @@ settle_installed(struct pass *p, const struct cfg_cert *c, const char *fp)
 	cert_info_free(ci);
 }
 
+/*
+ * Stay under CA limits on failed validations (Let's Encrypt: 5 per
+ * identifier set and hour): with that many failures in the last hour,
+ * defer instead of ordering again.  Forced renewals are exempt.
+ */
+static int
+rate_guard(struct pass *p, const struct cfg_cert *c)
+{
+	char *ids = join_domains(c);
+	unsigned n = 0;
+	int r = 0;
+
+	if (ids == NULL)
+		return 0;
+	if (!p->force && store_attempt_count(p->st, c->ca->name, ids, clock_now() - RATE_WINDOW_S, "failed", &n) == 0 &&
+	    n >= RATE_FAILURES_MAX) {
+		log_warn("%s: %u failed attempts for these names in the last hour; deferring", c->name, n);
+		r = -EAGAIN;
+	}
+	free(ids);
+	return r;
+}
+
 /* Returns 1 renewed, 0 not due, <0 failed. */
 static int
 renew_one(struct pass *p, const struct cfg_cert *c, bool force)
@@ -824,7 +859,10 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	warn_expiry(p, c);
 	if (store_cert_get(p->st, c->name, &row) < 0)
 		row = NULL;
-	if ((s = usable_session(p, c, &error)) == NULL) {
+	if (rate_guard(p, c) < 0) {
+		r = -EAGAIN;
+		error = "deferred: too many recent failures for these names (CA rate limits)";
+	} else if ((s = usable_session(p, c, &error)) == NULL) {
 		r = -EAGAIN;
 	} else {
 		/* RFC 9773 5: name the predecessor, if still valid. */
