@@ -64,7 +64,10 @@ unit-bins: $(UNIT:%=$(BUILD)/tests/%) $(BUILD)/tests/helpers/fake_systemd
 
 # make check: unit + integration tests on the normal build, the same under
 # ASan+UBSan, and the unit tests under valgrind; one overall result line.
+# The tree must also build warning-free with clang, so check builds that too
+# (into build/clang, leaving ./acmed pointing at the cc build).
 check: all unit-bins
+	@$(MAKE) --no-print-directory CC=clang build/clang/acmed unit-bins >/dev/null
 	@$(MAKE) --no-print-directory SANITIZE=1 all unit-bins >/dev/null
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

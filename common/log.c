@@ -101,6 +101,9 @@ level_word(enum log_level lvl)
 	return "?";
 }
 
+static void emit(enum log_level lvl, enum log_event ev, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 emit(enum log_level lvl, enum log_event ev, const char *fmt, va_list ap)
 {

@@ -304,19 +304,18 @@ acme_parse_problem(const struct http_resp *resp, struct problem *p)
 	json_free(j);
 }
 
-/* RFC 8555 6.7.1: one line per subproblem, naming its identifier. */
-static void
-log_subproblems(const struct http_resp *resp)
+/*
+ * RFC 8555 6.7.1: log one line per subproblem of the problem document or
+ * error object "err", naming its identifier (at most 20).
+ */
+void
+acme_log_subproblems(const struct json *err)
 {
-	const struct json *subs, *sp;
+	const struct json *subs = json_get(err, "subproblems"), *sp;
 	const char *v, *type, *detail;
 	char id[256], t[100], d[300];
-	struct json *j = NULL;
 	size_t i;
 
-	if (resp->body == NULL || json_parse(resp->body, resp->body_len, &j, NULL, 0) < 0)
-		return;
-	subs = json_get(j, "subproblems");
 	for (i = 0; i < json_array_len(subs) && i < 20; i++) {
 		sp = json_array_at(subs, i);
 		v = json_get_str(json_get(sp, "identifier"), "value");
@@ -326,13 +325,22 @@ log_subproblems(const struct http_resp *resp)
 		    type != NULL ? log_escape(t, sizeof(t), type, strlen(type)) : "error",
 		    detail != NULL ? log_escape(d, sizeof(d), detail, strlen(detail)) : "");
 	}
-	json_free(j);
+}
+
+/* Remember a problem type, without its URN prefix, as this call's last. */
+void
+acme_note_problem(const char *type)
+{
+	if (type != NULL && strncmp(type, ERR_TYPE_PREFIX, strlen(ERR_TYPE_PREFIX)) == 0)
+		type += strlen(ERR_TYPE_PREFIX);
+	log_escape(acme_tls.last_type, sizeof(acme_tls.last_type), type != NULL ? type : "", type != NULL ? strlen(type) : 0);
 }
 
 /* Map an error response to our errno classes, and remember Retry-After. */
 int
 acme_http_failure(struct acme *a, const char *what, const struct http_resp *resp)
 {
+	struct json *j = NULL;
 	struct problem p;
 	long ra = 0;
 
@@ -342,7 +350,9 @@ acme_http_failure(struct acme *a, const char *what, const struct http_resp *resp
 		acme_tls.retry_after = ra;
 	acme_fail(a, "%s: HTTP %ld%s%s%s%s%s", what, resp->status, p.type[0] ? " " : "", p.type,
 	    p.detail[0] ? ": " : "", p.detail, ra > 0 ? " (the CA asks to wait before retrying)" : "");
-	log_subproblems(resp);
+	if (json_parse(resp->body, resp->body_len, &j, NULL, 0) == 0)
+		acme_log_subproblems(j);
+	json_free(j);
 	if (ra > 0)
 		log_notice("%s: %s: the CA asks for %ld s before a retry", acme_tls.subject, what, ra);
 	if (resp->status == 429 || resp->status >= 500 || strcmp(p.type, "rateLimited") == 0)

@@ -77,6 +77,8 @@ int acme_request(struct acme *a, const char *method, const char *url,
 void acme_parse_problem(const struct http_resp *resp, struct problem *p);
 int acme_http_failure(struct acme *a, const char *what,
     const struct http_resp *resp);
+void acme_log_subproblems(const struct json *err);
+void acme_note_problem(const char *type);
 int acme_post(struct acme *a, const char *url, const char *payload,
     const char *accept, bool use_jwk, struct http_resp **ret);
 int acme_post_as(struct acme *a, const struct key *signer, const char *url,

@@ -310,29 +310,17 @@ fetch(struct acme *a, const char *what, const char *url, struct json **ret,
 	return 0;
 }
 
-/* Log each subproblem with its identifier (RFC 8555 6.7.1). */
+/* Fail with an order's or challenge's error object and its subproblems. */
 static void
 log_error_object(struct acme *a, const char *what, const struct json *err)
 {
-	const struct json *subs = json_get(err, "subproblems");
-	const char *type, *detail;
-	char t[64], d[300], id[256];
-	size_t i;
+	const char *type = json_get_str(err, "type"), *detail = json_get_str(err, "detail");
+	char t[64], d[300];
 
-	type = json_get_str(err, "type");
-	detail = json_get_str(err, "detail");
+	acme_note_problem(type);
 	acme_fail(a, "%s: %s: %s", what, type != NULL ? log_escape(t, sizeof(t), type, strlen(type)) : "error",
 	    detail != NULL ? log_escape(d, sizeof(d), detail, strlen(detail)) : "(no detail)");
-	for (i = 0; i < json_array_len(subs) && i < 20; i++) {
-		const struct json *sp = json_array_at(subs, i);
-		const char *v = json_get_str(json_get(sp, "identifier"), "value");
-
-		type = json_get_str(sp, "type");
-		detail = json_get_str(sp, "detail");
-		log_err("%s: %s: %s: %s", acme_tls.subject, v != NULL ? log_escape(id, sizeof(id), v, strlen(v)) : "?",
-		    type != NULL ? log_escape(t, sizeof(t), type, strlen(type)) : "error",
-		    detail != NULL ? log_escape(d, sizeof(d), detail, strlen(detail)) : "");
-	}
+	acme_log_subproblems(err);
 }
 
 /* Pick our challenge type from an authorization and check its token. */

@@ -155,7 +155,11 @@ cmd_renew(const struct opts *o, int argc, char **argv)
 		goto out;
 	if ((lockfd = lock_state(o)) < 0)
 		goto out;
-	renew_pass(c, st, o->state_dir, all ? NULL : argv + optind, all ? 0 : (size_t)(argc - optind), force, &res);
+	if (renew_pass(c, st, o->state_dir, all ? NULL : argv + optind, all ? 0 : (size_t)(argc - optind), force, &res) < 0) {
+		log_err("renewal pass: %s", strerror(ENOMEM));
+		close(lockfd);
+		goto out;
+	}
 	close(lockfd);
 	log_info("pass done: %u renewed, %u not due, %u failed", res.renewed, res.skipped, res.failed);
 	rc = res.failed > 0 ? EXIT_FAILURE : res.renewed > 0 ? EXIT_SUCCESS : EXIT_NOTHING;

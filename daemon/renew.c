@@ -50,10 +50,8 @@ struct session {
 
 struct pass {
 	const struct cfg *cfg;
-	/* Batched after the pass: units to reload, certificates renewed. */
-	char *units[UNITS_MAX];
-	size_t nunits;
-	char renewed[4096];
+	/* Per certificate of cfg: installed in this pass (batched afterwards). */
+	bool *installed;
 	struct store *st;
 	const char *state_dir;
 	struct session sessions[SESSIONS_MAX];
@@ -235,26 +233,6 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
 	return status;
 }
 
-/* Remember the certificate's units for one reload each after the pass. */
-static void
-queue_units(struct pass *p, const struct cfg_cert *c)
-{
-	size_t i, j;
-
-	pthread_mutex_lock(&p->lock);
-	for (i = 0; i < c->nreload_units; i++) {
-		for (j = 0; j < p->nunits; j++)
-			if (strcmp(p->units[j], c->reload_units[i]) == 0)
-				break;
-		if (j == p->nunits && p->nunits < UNITS_MAX)
-			p->units[p->nunits++] = c->reload_units[i];
-	}
-	if (strlen(p->renewed) + strlen(c->name) + 2 < sizeof(p->renewed))
-		snprintf(p->renewed + strlen(p->renewed), sizeof(p->renewed) - strlen(p->renewed), "%s%s",
-		    p->renewed[0] ? " " : "", c->name);
-	pthread_mutex_unlock(&p->lock);
-}
-
 /* Run the reload hook and the batched reloads; then clear hook_pending. */
 static void
 after_install(struct pass *p, const struct cfg_cert *c,
@@ -263,7 +241,9 @@ after_install(struct pass *p, const struct cfg_cert *c,
 	struct store_cert *row = NULL;
 	int status = run_reload_hook(c, ci, p->cfg->global.hook_timeout);
 
-	queue_units(p, c);
+	pthread_mutex_lock(&p->lock);
+	p->installed[c - p->cfg->certs] = true;
+	pthread_mutex_unlock(&p->lock);
 	if (store_cert_get(p->st, c->name, &row) == 0) {
 		row->hook_pending = 0;
 		row->hook_status = status;
@@ -273,20 +253,42 @@ after_install(struct pass *p, const struct cfg_cert *c,
 	store_cert_free(row);
 }
 
-/* After all certificates: reload units once each, then the global hook. */
+/*
+ * After all certificates, in configuration order: reload each unit of the
+ * installed certificates once, then run the global hook once with their
+ * names in ACMED_RENEWED.
+ */
 static void
 after_pass(struct pass *p)
 {
-	char var[sizeof(p->renewed) + 32], *env[2] = {var, NULL};
+	const struct cfg_cert *c;
+	char *units[UNITS_MAX], *env[2] = {NULL, NULL}, *end;
+	size_t i, j, k, nunits = 0, len = sizeof("ACMED_RENEWED=");
 	int status;
 
-	if (p->renewed[0] == '\0')
+	for (i = 0; i < p->cfg->ncerts; i++) {
+		if (!p->installed[i])
+			continue;
+		c = &p->cfg->certs[i];
+		len += strlen(c->name) + 1;
+		for (j = 0; j < c->nreload_units; j++) {
+			for (k = 0; k < nunits && strcmp(units[k], c->reload_units[j]) != 0; k++)
+				;
+			if (k == nunits && nunits < UNITS_MAX)
+				units[nunits++] = c->reload_units[j];
+		}
+	}
+	if (len == sizeof("ACMED_RENEWED="))
 		return;
-	bus_reload_units(p->units, p->nunits);
-	if (p->cfg->global.post_renew_hook == NULL)
+	bus_reload_units(units, nunits);
+	if (p->cfg->global.post_renew_hook == NULL || (env[0] = malloc(len)) == NULL)
 		return;
-	snprintf(var, sizeof(var), "ACMED_RENEWED=%s", p->renewed);
+	end = stpcpy(env[0], "ACMED_RENEWED=");
+	for (i = 0; i < p->cfg->ncerts; i++)
+		if (p->installed[i])
+			end += sprintf(end, "%s%s", end[-1] == '=' ? "" : " ", p->cfg->certs[i].name);
 	(void)hook_run("post_renew_hook", p->cfg->global.post_renew_hook, env, (int)p->cfg->global.hook_timeout, &status);
+	free(env[0]);
 }
 
 /*
@@ -639,9 +641,6 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		r = set_field(&row->next_reason, sched_reason_name(why)) < 0;
 	}
 	r = r ? -ENOMEM : store_cert_put(p->st, row);
-	if (r == 0 && domains != NULL)
-		(void)store_attempt_add(p->st, c->name, c->ca->name, domains, now, ci != NULL ? "issued" : "failed",
-		    ci != NULL ? NULL : acme_last_problem(NULL), error);
 	free(domains);
 	store_cert_free(row);
 	return r;
@@ -808,6 +807,23 @@ settle_installed(struct pass *p, const struct cfg_cert *c, const char *fp)
 }
 
 /*
+ * The per-CA ledger of attempts by identifier set.  "outcome" is
+ * "issued", "failed" (the CA was asked and the attempt failed) or
+ * "deferred" (nothing was sent: the guard below, or no CA session), so
+ * that only what the CA saw counts against its limits.
+ */
+static void
+ledger_add(struct pass *p, const struct cfg_cert *c, const char *outcome,
+    const char *error_type, const char *detail)
+{
+	char *ids = join_domains(c);
+
+	if (ids != NULL)
+		(void)store_attempt_add(p->st, c->name, c->ca->name, ids, clock_now(), outcome, error_type, detail);
+	free(ids);
+}
+
+/*
  * Stay under CA limits on failed validations (Let's Encrypt: 5 per
  * identifier set and hour): with that many failures in the last hour,
  * defer instead of ordering again.  Forced renewals are exempt.
@@ -839,7 +855,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	struct session *s = NULL;
 	struct key *k = NULL;
 	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32];
-	const char *reason, *error = "";
+	const char *reason, *error = "", *outcome = "deferred";
 	size_t key_len = 0;
 	time_t due;
 	int r;
@@ -870,11 +886,13 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 
 		r = obtain(p, c, s->acme, fp, replaces, &k, &ci, &issued_profile);
 		error = *acme_last_error(s->acme) ? acme_last_error(s->acme) : strerror(-r);
+		outcome = "failed";
 	}
 	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
 		r = deploy_install(c, key_pem, key_len, ci);
 	if (r == 0) {
 		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
+		ledger_add(p, c, "issued", NULL, NULL);
 		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
@@ -883,6 +901,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		after_install(p, c, ci);
 		r = 1;
 	} else {
+		ledger_add(p, c, outcome, s != NULL ? acme_last_problem(s->acme) : NULL, error);
 		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
 			log_err("%s: the failure could not be recorded", c->name);
 		log_event(LOG_LVL_ERR, LOG_EV_FAILED, "%s: renewal failed: %s", c->name, error);
@@ -943,6 +962,8 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	size_t i, nthreads = cfg->global.max_parallel > 0 ? cfg->global.max_parallel : 1;
 
 	memset(res, 0, sizeof(*res));
+	if ((p.installed = calloc(cfg->ncerts + 1, sizeof(*p.installed))) == NULL)
+		return -ENOMEM;
 	pthread_mutex_init(&p.lock, NULL);
 	if (nthreads > p.nselected)
 		nthreads = p.nselected;
@@ -964,5 +985,6 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 		crypto_key_free(p.sessions[i].account_key);
 	}
 	pthread_mutex_destroy(&p.lock);
+	free(p.installed);
 	return 0;
 }

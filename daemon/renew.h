@@ -25,7 +25,9 @@ struct renew_result {
 
 /*
  * "names" selects certificates (NULL: all configured).  With "force" they
- * are renewed even if not due.  Logs per certificate.
+ * are renewed even if not due.  Logs per certificate.  Units and the
+ * global hook run once after all certificates, in configuration order.
+ * Returns 0 (outcomes in "res"), or -ENOMEM before any work was done.
  */
 int renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
     char *const *names, size_t nnames, bool force, struct renew_result *res);

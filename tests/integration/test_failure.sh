@@ -104,5 +104,33 @@ expect_eq "renew bad (not forced) in backoff exits 2" "$?" 2
 expect_eq "bad: still not retried" "$(row bad)" "$before"
 expect_eq "hook ran for good only, once" "$(paste -sd' ' "$T/hook.log" 2>/dev/null)" "good"
 
+# ---- the per-CA attempt ledger and the failed-validation guard ------------------
+ledger() { sql "SELECT count(*) FROM attempts WHERE name = '$1' AND outcome = '$2'"; }
+expect_eq "ledger: good has one issued attempt" "$(ledger good issued)" 1
+expect_eq "ledger: bad has one failed attempt" "$(ledger bad failed)" 1
+check "ledger: the failure keeps the server's error type" \
+    test -n "$(sql "SELECT error_type FROM attempts WHERE name = 'bad' AND outcome = 'failed'")"
+
+# Four more failures for bad's names within the hour make five: the next due
+# attempt (after the 1 min backoff, on a fake clock) is deferred without an
+# order, and a deferral is no failure the CA saw, so it does not extend itself.
+now=$(date +%s)
+for i in 1 2 3 4; do
+    sql "INSERT INTO attempts (name, ca, identifiers, time, outcome) VALUES ('bad', 'pebble', 'bad.example.org', $((now - 60 * i)), 'failed')"
+done
+orders=$(new_orders)
+ACMED_FAKE_NOW=$((now + 300)) acmed renew bad >"$T/guard1.log" 2>&1
+expect_eq "guard: renew bad with 5 failures in the last hour fails (exit 1)" "$?" 1
+check "guard: the deferral is logged" grep -q 'bad: 5 failed attempts for these names in the last hour; deferring' "$T/guard1.log"
+expect_eq "guard: no new order reached Pebble" "$(new_orders)" "$orders"
+expect_eq "guard: recorded as deferred" "$(ledger bad deferred)" 1
+expect_eq "guard: the deferral is not counted as a failure" "$(ledger bad failed)" 5
+
+# --force is exempt: it reaches the CA (and fails there again).
+ACMED_FAKE_NOW=$((now + 300)) acmed renew --force bad >"$T/guard2.log" 2>&1
+expect_eq "guard: renew --force bad still fails at the CA (exit 1)" "$?" 1
+expect_eq "guard: --force placed one new order" "$(new_orders)" "$((orders + 1))"
+expect_eq "guard: that failure is counted" "$(ledger bad failed)" 6
+
 sanitizer_check "$T"/*.log "$T/status.err"
 finish
