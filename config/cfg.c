@@ -37,6 +37,8 @@ static const struct field global_fields[] = {
     STR("max_parallel", struct cfg_global, max_parallel_text, false),
     STR("hook_timeout", struct cfg_global, hook_timeout_text, false),
     LIST("post_renew_hook", struct cfg_global, post_renew_hook, npost_renew_hook, false),
+    STR("profile", struct cfg_global, profile, false),
+    STR("profile_mode", struct cfg_global, profile_mode_text, false),
     {NULL, F_STR, 0, 0, NULL, false},
 };
 
@@ -605,6 +607,36 @@ validate_challenge(struct cfg_cert *ce, struct cfg_diag *d)
 	return r;
 }
 
+/*
+ * A certificate's profile and mode, defaulting to the global ones.  An
+ * empty "profile" opts out of the global default (the empty name itself
+ * is never sent); without a default it is an error, as it means nothing.
+ */
+static int
+validate_profile(struct cfg *c, struct cfg_cert *ce, struct cfg_diag *d)
+{
+	const char *mode = ce->profile_mode_text != NULL ? ce->profile_mode_text : c->global.profile_mode_text;
+
+	ce->profile_mode = CFG_PROFILE_REQUIRED;
+	if (mode != NULL && strcmp(mode, "preferred") == 0)
+		ce->profile_mode = CFG_PROFILE_PREFERRED;
+	else if (mode != NULL && strcmp(mode, "required") != 0) {
+		vdiag(d, AT(ce), "certificate \"%s\": profile_mode must be \"required\" or \"preferred\"", ce->name);
+		return -EINVAL;
+	}
+	if (ce->profile == NULL && c->global.profile != NULL && (ce->profile = strdup(c->global.profile)) == NULL)
+		return -ENOMEM;
+	if (ce->profile != NULL && ce->profile[0] == '\0') {
+		free(ce->profile);
+		ce->profile = NULL;
+		if (c->global.profile == NULL) {
+			vdiag(d, AT(ce), "certificate \"%s\": profile must not be empty (leave it out to ask for none)", ce->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int
 validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 {
@@ -632,19 +664,8 @@ validate_cert(struct cfg *c, size_t i, struct cfg_diag *d)
 		vdiag(d, AT(ce), "certificate \"%s\": %s", ce->name, ce->ca_name != NULL ? "no CA of that name is defined" : c->ncas == 0 ? "no CA is defined" : "several CAs are defined; say which with \"ca\"");
 		r = -EINVAL;
 	}
-	ce->profile_mode = CFG_PROFILE_REQUIRED;
-	if (ce->profile_mode_text != NULL) {
-		if (strcmp(ce->profile_mode_text, "preferred") == 0)
-			ce->profile_mode = CFG_PROFILE_PREFERRED;
-		else if (strcmp(ce->profile_mode_text, "required") != 0) {
-			vdiag(d, AT(ce), "certificate \"%s\": profile_mode must be \"required\" or \"preferred\"", ce->name);
-			r = -EINVAL;
-		}
-	}
-	if (ce->profile != NULL && ce->profile[0] == '\0') {
-		vdiag(d, AT(ce), "certificate \"%s\": profile must not be empty (leave it out to ask for none)", ce->name);
+	if (validate_profile(c, ce, d) < 0)
 		r = -EINVAL;
-	}
 	ce->key_type = KEY_EC_P256;
 	if (ce->key_text != NULL && (ce->key_type = key_type_from_name(ce->key_text)) < 0) {
 		vdiag(d, AT(ce), "certificate \"%s\": key \"%s\" is not one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096", ce->name, ce->key_text);
@@ -717,6 +738,10 @@ validate_global(struct cfg_global *g, struct cfg_diag *d)
 		} else {
 			g->hook_timeout = (unsigned)v;
 		}
+	}
+	if (g->profile != NULL && g->profile[0] == '\0') {
+		vdiag(d, file, line, "profile must not be empty (leave it out for no default profile)");
+		r = -EINVAL;
 	}
 	if (g->post_renew_hook != NULL && (g->npost_renew_hook == 0 || g->post_renew_hook[0][0] != '/' ||
 		g->npost_renew_hook > CFG_HOOK_ARGS_MAX)) {
@@ -862,6 +887,8 @@ cfg_free(struct cfg *c)
 		free(ce->file);
 	}
 	free(c->global.max_parallel_text);
+	free(c->global.profile);
+	free(c->global.profile_mode_text);
 	free(c->global.hook_timeout_text);
 	free_list(c->global.post_renew_hook, c->global.npost_renew_hook);
 	free(c->global.file);

@@ -40,7 +40,7 @@ struct cfg_cert {
 	size_t ndomains;
 	char *ca_name;
 	const struct cfg_ca *ca;
-	char *profile; /* NULL: ask for none */
+	char *profile; /* NULL: ask for none (global default applied) */
 	char *profile_mode_text;
 	enum cfg_profile_mode profile_mode;
 	char *key_text;
@@ -70,6 +70,8 @@ struct cfg_global {
 	unsigned hook_timeout; /* seconds; default 60 */
 	char **post_renew_hook; /* argv run once per pass after renewals */
 	size_t npost_renew_hook;
+	char *profile; /* default for certificates that name none */
+	char *profile_mode_text; /* default profile_mode */
 	char *file; /* where "global" was given, or NULL */
 	unsigned line;
 };

@@ -377,6 +377,24 @@ expect_eq "p-classic: the new order asks for tlsserver" "$(payload_key "$T/proxy
 expect_eq "p-classic: DB now has tlsserver asked and issued" \
     "$(sql "SELECT profile_requested || '|' || profile_issued FROM certificates WHERE name = 'p-classic'")" "tlsserver|tlsserver"
 
+# ---- 6b. a global default profile: inherited, or opted out of with "" ---------------
+CFG=$T/c6b
+write_cfg "$CFG" "$(
+    cert g-inherit ginherit.example.org
+    cert g-none gnone.example.org '    profile: ""'
+)"
+sed -i '1i global: {profile: shortlived}' "$CFG/acmed.yaml"
+proxy_ctl /reset '{}' >/dev/null
+acmed run --once >"$T/run6b.log" 2>&1
+expect_eq "global profile: run --once exits 0" "$?" 0
+save_log 6b
+expect_eq "g-inherit: its order asks for the global profile" \
+    "$(payload_key "$T/proxy-6b.json" ginherit.example.org profile)" "'shortlived'"
+expect_eq "g-inherit: DB has shortlived asked and issued" \
+    "$(sql "SELECT profile_requested || '|' || profile_issued FROM certificates WHERE name = 'g-inherit'")" "shortlived|shortlived"
+expect_eq "g-none (profile: \"\"): its order has no \"profile\" key" \
+    "$(payload_key "$T/proxy-6b.json" gnone.example.org profile)" absent
+
 # ---- 7. acmed profiles CA: many, long, non-ASCII, escaped and URL descriptions ------
 proxy_ctl /reset '{}' >/dev/null
 "$PY" - >"$T/profiles.json" <<'EOF'

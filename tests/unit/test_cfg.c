@@ -122,6 +122,36 @@ out:
 	cfg_diag_fini(&d);
 }
 
+/* The global profile is each certificate's default; "" opts out. */
+static void
+test_good_global_profile(void)
+{
+	static char path[] = GOOD "global-profile.yaml";
+	char *const paths[] = {path};
+	struct cfg_diag d = {0};
+	struct cfg *c = NULL;
+	const struct cfg_cert *in, *over, *none;
+
+	T_CHECK(load(paths, 1, &c, &d) == 0);
+	if (c == NULL)
+		goto out;
+	in = cfg_find_cert(c, "inherits");
+	over = cfg_find_cert(c, "overrides");
+	none = cfg_find_cert(c, "none");
+	T_CHECK(in != NULL && over != NULL && none != NULL);
+	if (in == NULL || over == NULL || none == NULL)
+		goto out;
+	T_STREQ(in->profile, "shortlived");
+	T_CHECK(in->profile_mode == CFG_PROFILE_PREFERRED);
+	T_STREQ(over->profile, "tlsserver");
+	T_CHECK(over->profile_mode == CFG_PROFILE_REQUIRED);
+	T_CHECK(none->profile == NULL);
+	T_CHECK(none->profile_mode == CFG_PROFILE_PREFERRED);
+out:
+	cfg_free(c);
+	cfg_diag_fini(&d);
+}
+
 /* A CA in one file serves certificates of another; empty files are fine. */
 static void
 test_good_split(void)
@@ -227,6 +257,11 @@ static const struct {
 	    "profile_mode must be \"required\" or \"preferred\""}}},
     {"empty-profile.yaml", NULL, 1,
 	{{"empty-profile.yaml:6:1", "profile must not be empty"}}},
+    {"global-empty-profile.yaml", NULL, 1,
+	{{"global-empty-profile.yaml:3:1", "profile must not be empty"}}},
+    {"ip-dns01.yaml", NULL, 1,
+	{{"ip-dns01.yaml:6:1",
+	    "IP address \"192.0.2.7\" cannot use dns-01 (RFC 8738)"}}},
     /* Every problem of a file, not just the first. */
     {"two-parse-errors.yaml", NULL, 2,
 	{{"two-parse-errors.yaml:5:5", "unknown key \"email\" in a CA"},
@@ -483,6 +518,7 @@ main(int argc, char **argv)
 	go_to_top(argv[0]);
 	test_good_full();
 	test_good_split();
+	test_good_global_profile();
 	test_bad();
 	test_missing_file();
 	test_normalise();
