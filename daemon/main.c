@@ -104,16 +104,25 @@ open_state(const struct opts *o, struct store **ret)
 	return store_open(o->state_dir, ret);
 }
 
-/* One worker at a time per state directory. */
+/*
+ * Take STATE/NAME.lock: "renew.lock" serialises everything that talks to a
+ * CA or changes certificates (workers, renew, revoke, rollover; they wait
+ * their turn), "daemon.lock" allows one daemon per state directory (with
+ * "wait" false, a second one is refused at once).  Returns the fd that
+ * holds the lock, or -1 (logged).
+ */
 static int
-lock_state(const struct opts *o)
+lock_state(const struct opts *o, const char *name, bool wait)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/renew.lock", o->state_dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) < 0) {
-		log_err("cannot lock %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s.lock", o->state_dir, name);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_err("%s: another acmed daemon is running on the state directory %s", path, o->state_dir);
+		else
+			log_err("cannot lock %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -153,7 +162,7 @@ cmd_renew(const struct opts *o, int argc, char **argv)
 		return EXIT_CONFIG;
 	if (open_state(o, &st) < 0)
 		goto out;
-	if ((lockfd = lock_state(o)) < 0)
+	if ((lockfd = lock_state(o, "renew", true)) < 0)
 		goto out;
 	if (renew_pass(c, st, o->state_dir, all ? NULL : argv + optind, all ? 0 : (size_t)(argc - optind), force, &res) < 0) {
 		log_err("renewal pass: %s", strerror(ENOMEM));
@@ -307,7 +316,7 @@ cmd_admin(const struct opts *o, int argc, char **argv)
 	const char *target = NULL;
 	long reason = -1;
 	char *end;
-	int i, r = -EINVAL;
+	int i, lockfd, r = -EINVAL;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[0], "revoke") == 0 && strcmp(argv[i], "--with-cert-key") == 0) {
@@ -333,11 +342,12 @@ cmd_admin(const struct opts *o, int argc, char **argv)
 		return EXIT_CONFIG;
 	if (strcmp(argv[0], "profiles") == 0) {
 		r = admin_profiles(c, target);
-	} else if (open_state(o, &st) == 0) {
+	} else if (open_state(o, &st) == 0 && (lockfd = lock_state(o, "renew", true)) >= 0) {
 		if (strcmp(argv[0], "revoke") == 0)
 			r = admin_revoke(c, st, o->state_dir, target, (int)reason, with_key);
 		else
 			r = admin_rollover(c, st, o->state_dir, target);
+		close(lockfd);
 	}
 	store_close(st);
 	cfg_free(c);
@@ -549,7 +559,7 @@ cmd_run(const struct opts *o, int argc, char **argv)
 {
 	struct daemon d = {.o = o};
 	sigset_t mask;
-	int sfd, rc;
+	int sfd, rc, lockfd = -1;
 
 	d.once = argc > 1 && strcmp(argv[1], "--once") == 0;
 	if (argc > (d.once ? 2 : 1)) {
@@ -558,7 +568,8 @@ cmd_run(const struct opts *o, int argc, char **argv)
 	}
 	if (load_config(o, &d.cfg) < 0)
 		return EXIT_CONFIG;
-	if (open_state(o, &d.st) < 0) {
+	if (open_state(o, &d.st) < 0 || (!d.once && (lockfd = lock_state(o, "daemon", false)) < 0)) {
+		store_close(d.st);
 		cfg_free(d.cfg);
 		return EXIT_FAILURE;
 	}
@@ -580,6 +591,8 @@ cmd_run(const struct opts *o, int argc, char **argv)
 	rc = daemon_loop(&d, sfd);
 	close(sfd);
 out:
+	if (lockfd >= 0)
+		close(lockfd);
 	store_close(d.st);
 	cfg_free(d.cfg);
 	return rc;

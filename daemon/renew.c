@@ -854,7 +854,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	struct store_cert *row = NULL;
 	struct session *s = NULL;
 	struct key *k = NULL;
-	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32];
+	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32], install_error[PATH_MAX + 64];
 	const char *reason, *error = "", *outcome = "deferred";
 	size_t key_len = 0;
 	time_t due;
@@ -888,8 +888,10 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		error = *acme_last_error(s->acme) ? acme_last_error(s->acme) : strerror(-r);
 		outcome = "failed";
 	}
-	if (r == 0 && (r = crypto_key_to_pem(k, &key_pem, &key_len)) == 0)
-		r = deploy_install(c, key_pem, key_len, ci);
+	if (r == 0 && ((r = crypto_key_to_pem(k, &key_pem, &key_len)) < 0 || (r = deploy_install(c, key_pem, key_len, ci)) < 0)) {
+		snprintf(install_error, sizeof(install_error), "cannot install into %s: %s", c->output, strerror(-r));
+		error = install_error;
+	}
 	if (r == 0) {
 		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
 		ledger_add(p, c, "issued", NULL, NULL);

@@ -30,7 +30,13 @@ certificates:
     challenge: {type: http-01, listen: "127.0.0.1:5002"}
     output: $O/good
     reload: [$T/hook.sh]
+  - name: blocked
+    domains: [blocked.example.org]
+    challenge: {type: http-01, listen: "127.0.0.1:5002"}
+    output: $O/blocked-is-a-file
+    reload: [$T/hook.sh]
 EOF
+echo "not a directory" >"$O/blocked-is-a-file"
 cat >"$T/hook.sh" <<EOF
 #!/bin/sh
 echo "\$ACMED_CERT_NAME" >>"$T/hook.log"
@@ -55,6 +61,12 @@ check "good: fullchain.pem = cert.pem + chain.pem" \
 expect_eq "good: DB row is a success" \
     "$(sql "SELECT failures, quote(last_error), serial IS NOT NULL FROM certificates WHERE name = 'good'")" "0|NULL|1"
 expect_eq "hook ran for good only" "$(paste -sd' ' "$T/hook.log" 2>/dev/null)" "good"
+
+# An output path that cannot be installed into: the error says where and why.
+check "blocked: last_error says it cannot install into its output (not \"Success\")" \
+    grep -q "cannot install into $(re_quote "$O/blocked-is-a-file"): Not a directory" \
+    <<<"$(sql "SELECT last_error FROM certificates WHERE name = 'blocked'")"
+expect_eq "blocked: the file in its way is untouched" "$(cat "$O/blocked-is-a-file")" "not a directory"
 
 expect_eq "bad: no files in its output directory" "$(ls -A "$O/bad" 2>/dev/null)" ""
 IFS='|' read -r failures attempt serial error <<<"$(row bad)"

@@ -71,6 +71,14 @@ if [[ ${rpid:-0} != 0 ]]; then
 fi
 check "the daemon is running" alive "$DPID"
 
+# ---- one daemon per state directory -------------------------------------------
+SECONDS=0
+timeout 10 "$ACMED" --config-dir "$C" --state-dir "$S" run >"$T/second.log" 2>&1
+expect_eq "a second daemon on the same state directory exits 1 at once (${SECONDS}s)" "$?" 1
+check "it says another daemon is running there" \
+    grep -q "another acmed daemon is running on the state directory $(re_quote "$S")" "$T/second.log"
+check "the first daemon is unaffected" alive "$DPID"
+
 # ---- SIGHUP with a broken file: keep running, report file:line ---------------
 cat >"$C/zz-broken.yaml" <<EOF
 certificates:
