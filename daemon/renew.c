@@ -67,34 +67,48 @@ struct pass {
 };
 
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int
 renew_fingerprint(const struct cfg_cert *c, char **ret)
 {
 	unsigned char digest[32];
+	const char **names;
 	char *text = NULL, *grown;
 	size_t len = 0, i;
+	int r = -ENOMEM;
 
+	/* The names are a set: their order in the file changes nothing. */
+	if ((names = calloc(c->ndomains + 1, sizeof(*names))) == NULL)
+		return -ENOMEM;
+	memcpy(names, c->domains, c->ndomains * sizeof(*names));
+	qsort(names, c->ndomains, sizeof(*names), cmp_str);
 	/* Canonical text of everything that makes a different certificate. */
 	for (i = 0; i < c->ndomains + 4; i++) {
 		const char *part = i == 0 ? c->ca->directory
 		    : i == 1 ? (c->profile != NULL ? c->profile : "")
 		    : i == 2 ? key_type_name((enum key_type)c->key_type)
 		    : i == 3 ? "names"
-			     : c->domains[i - 4];
+			     : names[i - 4];
 		size_t n = strlen(part);
 
-		if ((grown = realloc(text, len + n + 2)) == NULL) {
-			free(text);
-			return -ENOMEM;
-		}
+		if ((grown = realloc(text, len + n + 2)) == NULL)
+			goto out;
 		text = grown;
 		memcpy(text + len, part, n);
 		len += n;
 		text[len++] = '\n';
 	}
 	crypto_sha256(text, len, digest);
+	r = b64url_encode(digest, 16, ret);
+out:
 	free(text);
-	return b64url_encode(digest, 16, ret);
+	free(names);
+	return r;
 }
 
 int

@@ -12,6 +12,7 @@ static const char *const reason_names[SCHED__MAX] = {
     [SCHED_MISSING] = "installed files missing",
     [SCHED_ARI] = "ARI window",
     [SCHED_REVOKED] = "revoked",
+    [SCHED_RETRY_AFTER] = "Retry-After from the CA",
 };
 
 const char *
@@ -46,40 +47,48 @@ sched_renew_point(time_t not_before, time_t not_after, const char *name)
 }
 
 long
-sched_backoff(int failures)
+sched_backoff(int failures, const char *name)
 {
 	static const long steps[] = {60, 600, 6000, 21600};
 	int n = (int)(sizeof(steps) / sizeof(steps[0]));
+	unsigned long spread;
+	long step;
 
 	if (failures <= 0)
 		return 0;
-	return steps[failures > n ? n - 1 : failures - 1];
+	step = steps[failures > n ? n - 1 : failures - 1];
+	/* Stable for a name and count, so a restart waits for the same time. */
+	spread = (name_hash(name) ^ (unsigned long)failures * 2654435761UL) & 0xffffffffUL;
+	return step + (long)(spread % (unsigned long)(step / 10 + 1));
 }
 
 time_t
 sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
     enum sched_reason *ret_reason)
 {
+	enum sched_reason gate_reason = SCHED_BACKOFF;
 	time_t due, gate = 0;
 
 	if (row != NULL && row->failures > 0)
-		gate = row->last_attempt + sched_backoff(row->failures);
-	if (row != NULL && row->next_check > gate && row->failures > 0)
+		gate = row->last_attempt + sched_backoff(row->failures, row->name);
+	if (row != NULL && row->next_check > gate && row->failures > 0) {
 		gate = row->next_check; /* a server's Retry-After */
+		gate_reason = SCHED_RETRY_AFTER;
+	}
 	if (row == NULL || row->serial == NULL) {
-		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_NEW;
+		*ret_reason = gate > 0 ? gate_reason : SCHED_NEW;
 		return gate;
 	}
 	if (row->fingerprint == NULL || strcmp(row->fingerprint, fingerprint) != 0) {
-		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_DRIFT;
+		*ret_reason = gate > 0 ? gate_reason : SCHED_DRIFT;
 		return gate;
 	}
 	if (!files_ok) {
-		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_MISSING;
+		*ret_reason = gate > 0 ? gate_reason : SCHED_MISSING;
 		return gate;
 	}
 	if (row->revoked_at > 0) {
-		*ret_reason = gate > 0 ? SCHED_BACKOFF : SCHED_REVOKED;
+		*ret_reason = gate > 0 ? gate_reason : SCHED_REVOKED;
 		return gate;
 	}
 	due = sched_renew_point(row->not_before, row->not_after, row->name);
@@ -95,7 +104,7 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	}
 	if (gate > due) {
 		due = gate;
-		*ret_reason = SCHED_BACKOFF;
+		*ret_reason = gate_reason;
 	}
 	return due;
 }

@@ -21,6 +21,7 @@ enum sched_reason {
 	SCHED_MISSING,   /* installed files are gone */
 	SCHED_ARI,       /* our time in the CA's suggested window (RFC 9773) */
 	SCHED_REVOKED,   /* we revoked it */
+	SCHED_RETRY_AFTER, /* waiting for the time a CA's Retry-After gave */
 	SCHED__MAX,
 };
 
@@ -33,8 +34,12 @@ const char *sched_reason_name(enum sched_reason r);
  */
 time_t sched_renew_point(time_t not_before, time_t not_after, const char *name);
 
-/* Delay after "failures" consecutive failures: 1 min, 10 min, 100 min, 6 h. */
-long sched_backoff(int failures);
+/*
+ * Delay after "failures" consecutive failures of certificate "name": 1 min,
+ * 10 min, 100 min, then 6 h, each plus a jitter of up to a tenth that is
+ * stable for the name and count (so a restart changes nothing).
+ */
+long sched_backoff(int failures, const char *name);
 
 #define SCHED_NEVER ((time_t)INT64_MAX)
 

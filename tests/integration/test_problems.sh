@@ -81,6 +81,8 @@ check "429: the server's detail is recorded" grep -q 'too many certificates' <<<
 check "429: the wait the CA asked for is logged" grep -q '3600 s' "$T/rl-1.log"
 check "429: next attempt not before Retry-After (next_check $(($(col rl next_check) - T0)) s from the start)" \
     in_range $(($(col rl next_check) - T0)) 3600 3700
+check "429: status names the CA's Retry-After as the reason" \
+    grep -q 'renews:.*(Retry-After from the CA)' <(acmed status rl 2>&1)
 proxy_ctl /reset '{}' >/dev/null
 acmed run --once >"$T/rl-2.log" 2>&1
 save_log rl-2

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfg.h"
+#include "crypto.h"
+#include "renew.h"
 #include "sched.h"
 #include "store.h"
 #include "t.h"
@@ -97,10 +100,21 @@ test_backoff(void)
 	    {100, 21600},
 	    {INT_MAX, 21600},
 	};
-	size_t i;
+	static const char *const names[] = {"www", "mail", "api", "a", ""};
+	bool differs = false;
+	size_t i, j;
+	long d;
 
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		T_CHECK(sched_backoff(rows[i].failures) == rows[i].want);
+	/* Each step plus at most a tenth; the same for a name and count. */
+	for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			d = sched_backoff(rows[i].failures, names[j]);
+			T_CHECK(d >= rows[i].want && d <= rows[i].want + rows[i].want / 10);
+			T_CHECK(d == sched_backoff(rows[i].failures, names[j]));
+			differs |= d != sched_backoff(rows[i].failures, names[0]);
+		}
+	/* Jitter: names do not all wait the same. */
+	T_CHECK(differs);
 }
 
 /* A healthy row: issued at T0 for 90 days, nothing failed. */
@@ -145,7 +159,7 @@ test_due(void)
 	    why == SCHED_ARI);
 	c.failures = 1;
 	c.last_attempt = point - DAY + 10;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == point - DAY + 70 &&
+	T_CHECK(sched_due(&c, "fp-1", true, &why) == point - DAY + 10 + sched_backoff(1, "www") &&
 	    why == SCHED_BACKOFF);
 	c = healthy();
 
@@ -165,15 +179,12 @@ test_due(void)
 	c.last_attempt = T0 + 70 * DAY;
 	due = sched_due(&c, "fp-1", true, &why);
 	T_CHECK(why == SCHED_BACKOFF);
-	T_CHECK(due == c.last_attempt + sched_backoff(2));
-	T_CHECK(sched_due(&c, "fp-2", true, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
-	T_CHECK(sched_due(&c, "fp-1", false, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
+	T_CHECK(due == c.last_attempt + sched_backoff(2, "www"));
+	T_CHECK(sched_due(&c, "fp-2", true, &why) == due && why == SCHED_BACKOFF);
+	T_CHECK(sched_due(&c, "fp-1", false, &why) == due && why == SCHED_BACKOFF);
 	T_CHECK(sched_due(NULL, "fp-1", true, &why) == 0 && why == SCHED_NEW);
 	c.serial = NULL;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
+	T_CHECK(sched_due(&c, "fp-1", true, &why) == due && why == SCHED_BACKOFF);
 
 	/* A failure long before the lifetime point does not move it. */
 	c = healthy();
@@ -188,12 +199,12 @@ test_due(void)
 	c.last_attempt = T0 + 70 * DAY;
 	c.next_check = c.last_attempt + 3600;
 	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.next_check &&
-	    why == SCHED_BACKOFF);
+	    why == SCHED_RETRY_AFTER);
 	T_CHECK(sched_due(&c, "fp-2", true, &why) == c.next_check &&
-	    why == SCHED_BACKOFF);
+	    why == SCHED_RETRY_AFTER);
 	/* ... an earlier one does not shorten it. */
 	c.next_check = c.last_attempt + 10;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.last_attempt + 60 &&
+	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.last_attempt + sched_backoff(1, "www") &&
 	    why == SCHED_BACKOFF);
 }
 
@@ -208,6 +219,65 @@ test_reason_names(void)
 	T_STREQ(sched_reason_name(SCHED_BACKOFF), "backoff after failure");
 }
 
+/* fp_of: the fingerprint of "c" (test-owned static buffer). */
+static const char *
+fp_of(const struct cfg_cert *c)
+{
+	static char buf[8][64];
+	static int n;
+	char *fp = NULL;
+
+	n = (n + 1) % 8;
+	buf[n][0] = '\0';
+	if (renew_fingerprint(c, &fp) == 0)
+		snprintf(buf[n], sizeof(buf[n]), "%s", fp);
+	free(fp);
+	return buf[n];
+}
+
+/*
+ * Drift: a change of CA, any name, profile or key type gives another
+ * fingerprint (the certificate is due); name order and profile_mode do not.
+ */
+static void
+test_fingerprint(void)
+{
+	static char dir1[] = "https://ca.example/dir", dir2[] = "https://other.example/dir";
+	static char n1[] = "www.example.org", n2[] = "example.org", n3[] = "mail.example.org";
+	static char prof[] = "shortlived", prof2[] = "classic";
+	char *names[] = {n1, n2}, *swapped[] = {n2, n1}, *changed[] = {n1, n3};
+	struct cfg_ca ca = {.directory = dir1};
+	struct cfg_cert c = {.ca = &ca, .domains = names, .ndomains = 2, .key_type = KEY_EC_P256};
+	char base[64];
+
+	snprintf(base, sizeof(base), "%s", fp_of(&c));
+
+	T_CHECK(strlen(base) == 22);
+	T_STREQ(fp_of(&c), base);
+	c.domains = swapped;
+	T_STREQ(fp_of(&c), base);
+	c.profile_mode = CFG_PROFILE_PREFERRED;
+	T_STREQ(fp_of(&c), base);
+	c.domains = changed;
+	T_CHECK(strcmp(fp_of(&c), base) != 0);
+	c.domains = names;
+	c.ndomains = 1;
+	T_CHECK(strcmp(fp_of(&c), base) != 0);
+	c.ndomains = 2;
+	c.profile = prof;
+	T_CHECK(strcmp(fp_of(&c), base) != 0);
+	c.profile = prof2;
+	T_CHECK(strcmp(fp_of(&c), fp_of(&(struct cfg_cert){.ca = &ca, .domains = names, .ndomains = 2, .profile = prof})) != 0);
+	c.profile = NULL;
+	c.key_type = KEY_RSA_3072;
+	T_CHECK(strcmp(fp_of(&c), base) != 0);
+	c.key_type = KEY_EC_P256;
+	ca.directory = dir2;
+	T_CHECK(strcmp(fp_of(&c), base) != 0);
+	ca.directory = dir1;
+	T_STREQ(fp_of(&c), base);
+}
+
 int
 main(void)
 {
@@ -217,5 +287,6 @@ main(void)
 	test_backoff();
 	test_due();
 	test_reason_names();
+	test_fingerprint();
 	return T_DONE();
 }
