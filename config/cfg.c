@@ -801,8 +801,9 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag)
+/* The configuration files of "dir": its *.yaml, in name order. */
+static int
+list_files(const char *dir, char ***ret, size_t *ret_n, struct cfg_diag *diag)
 {
 	char **paths = NULL, **g;
 	size_t n = 0, i;
@@ -828,9 +829,57 @@ cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag)
 	}
 	if (n > 1) /* qsort(NULL, 0, ...) is undefined: an empty directory */
 		qsort(paths, n, sizeof(char *), cmp_str);
-	r = cfg_load_files(paths, n, ret, diag);
+	*ret = paths;
+	*ret_n = n;
+	paths = NULL;
+	n = 0;
+	r = 0;
 out:
 	closedir(dp);
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return r;
+}
+
+int
+cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag)
+{
+	char **paths = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = list_files(dir, &paths, &n, diag)) < 0)
+		return r;
+	r = cfg_load_files(paths, n, ret, diag);
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return r;
+}
+
+int
+cfg_copy_dir(const char *dir, const char *dst, struct cfg_diag *diag)
+{
+	char **paths = NULL, *text = NULL, *out;
+	size_t n = 0, i, len = 0;
+	int r;
+
+	if ((r = list_files(dir, &paths, &n, diag)) < 0)
+		return r;
+	for (i = 0; r == 0 && i < n; i++) {
+		if ((out = malloc(strlen(dst) + strlen(paths[i]) + 2)) == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		sprintf(out, "%s/%s", dst, strrchr(paths[i], '/') + 1);
+		if ((r = fs_read_file(paths[i], CFG_FILE_MAX, &text, &len)) < 0 ||
+		    (r = fs_write_atomic(out, text, len, 0600)) < 0)
+			diag_add(diag, paths[i], NULL, "cannot copy to %s: %s", out, strerror(-r));
+		free(text);
+		text = NULL;
+		free(out);
+	}
 	for (i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);

@@ -95,6 +95,12 @@ struct cfg_diag {
  * caller clears with cfg_diag_fini()), or -ENOMEM.
  */
 int cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag);
+/*
+ * Copy the files cfg_load_dir() would read from "dir" into the existing
+ * directory "dst" (each written atomically, mode 0600).  Returns 0, or a
+ * negative errno with the reason in "diag".
+ */
+int cfg_copy_dir(const char *dir, const char *dst, struct cfg_diag *diag);
 /* Load one file (used by cfg_load_dir and by tests). */
 int cfg_load_files(char *const *paths, size_t npaths, struct cfg **ret,
     struct cfg_diag *diag);

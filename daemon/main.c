@@ -8,6 +8,7 @@
  * one-shot worker and schedules around it, so a crash or a hang in ACME,
  * TLS or a hook stays in the worker.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -354,13 +355,16 @@ cmd_admin(const struct opts *o, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Start "acmed renew --due" with our directories; returns its pid. */
+/*
+ * Start "acmed renew --due" on the configuration in "config_dir" and our
+ * state directory; returns its pid.
+ */
 static pid_t
-spawn_worker(const struct opts *o)
+spawn_worker(const struct opts *o, char *config_dir)
 {
 	char a0[] = "acmed", a1[] = "--config-dir", a3[] = "--state-dir",
 	     a5[] = "renew", a6[] = "--due";
-	char *argv[] = {a0, a1, o->config_dir, a3, o->state_dir, a5, a6, NULL};
+	char *argv[] = {a0, a1, config_dir, a3, o->state_dir, a5, a6, NULL};
 	extern char **environ;
 	sigset_t none;
 	pid_t pid;
@@ -441,7 +445,67 @@ struct daemon {
 	time_t last_spawn;
 	bool once;
 	int worker_status;
+	unsigned generation;     /* of the configuration snapshot */
+	char snapshot[PATH_MAX]; /* STATE/config, or "" without a snapshot */
 };
+
+/* Remove STATE/config.* snapshots other than "keep" (a name, or NULL). */
+static void
+prune_snapshots(const struct daemon *d, const char *keep)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+
+	if ((dp = opendir(d->o->state_dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, "config.", 7) != 0 || (keep != NULL && strcmp(de->d_name, keep) == 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->o->state_dir, de->d_name);
+		(void)fs_remove_flat_dir(path);
+	}
+	closedir(dp);
+}
+
+/*
+ * Workers must renew with the configuration the daemon validated, not with
+ * whatever is on disk when they start: after a broken edit and SIGHUP, the
+ * old configuration goes on renewing.  So the files are copied into
+ * STATE/config.PID.N, validated again there (a file may have changed since
+ * it was loaded), and STATE/config is switched to the copy with one rename.
+ * On failure the previous snapshot stays; without any, workers read the
+ * configuration directory itself.  Logs.
+ */
+static void
+snapshot_config(struct daemon *d)
+{
+	char name[64], dir[PATH_MAX], link[PATH_MAX];
+	struct cfg_diag diag = {0};
+	struct cfg *copy = NULL;
+	size_t i;
+	int r;
+
+	snprintf(name, sizeof(name), "config.%ld.%u", (long)getpid(), ++d->generation);
+	snprintf(dir, sizeof(dir), "%s/%s", d->o->state_dir, name);
+	snprintf(link, sizeof(link), "%s/config", d->o->state_dir);
+	if ((r = mkdir(dir, 0700) < 0 ? -errno : 0) == 0 && (r = cfg_copy_dir(d->o->config_dir, dir, &diag)) == 0 &&
+	    (r = cfg_load_dir(dir, &copy, &diag)) == 0 && (r = fs_sync_dir(dir)) == 0)
+		r = fs_symlink_atomic(name, link);
+	for (i = 0; i < diag.nmsgs; i++)
+		log_err("%s", diag.msgs[i]);
+	cfg_diag_fini(&diag);
+	cfg_free(copy);
+	if (r < 0) {
+		log_err("%s: cannot keep a copy of the configuration for the workers (%s); %s", dir, strerror(-r),
+		    d->snapshot[0] ? "they keep the previous one" : "they read it from its directory");
+		(void)fs_remove_flat_dir(dir);
+		return;
+	}
+	(void)fs_sync_dir(d->o->state_dir);
+	prune_snapshots(d, name);
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", link);
+}
 
 static void
 reload(struct daemon *d)
@@ -454,6 +518,7 @@ reload(struct daemon *d)
 	} else {
 		cfg_free(d->cfg);
 		d->cfg = fresh;
+		snapshot_config(d);
 		log_notice("configuration reloaded: %zu certificate(s)", fresh->ncerts);
 	}
 	notify_ready();
@@ -527,7 +592,7 @@ daemon_loop(struct daemon *d, int sfd)
 		due = plan.next;
 		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
 			d->last_spawn = clock_now();
-			if ((d->worker = spawn_worker(d->o)) < 0)
+			if ((d->worker = spawn_worker(d->o, d->snapshot[0] ? d->snapshot : d->o->config_dir)) < 0)
 				d->worker_status = EXIT_FAILURE;
 			continue;
 		}
@@ -585,6 +650,7 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	if (!d.once) {
+		snapshot_config(&d);
 		log_notice("started: %zu certificate(s), state in %s", d.cfg->ncerts, o->state_dir);
 		notify_ready();
 	}
