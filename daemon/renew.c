@@ -42,11 +42,12 @@ struct session {
 	const struct cfg_ca *ca;
 	struct acme *acme;
 	struct key *account_key;
-	int status; /* 0 ready, <0 setup failed */
+	int status; /* 0 ready, <0 setup failed, SESSION_OPENING while set up */
 	char error[512]; /* why setup failed */
 };
 
 #define UNITS_MAX 256
+#define SESSION_OPENING 1
 
 struct pass {
 	const struct cfg *cfg;
@@ -59,6 +60,7 @@ struct pass {
 	struct solvers *solvers;
 	/* Threads of the pass: the lock guards everything above and below. */
 	pthread_mutex_t lock;
+	pthread_cond_t opened; /* a session left SESSION_OPENING */
 	char *const *names; /* the selection, or NULL for all */
 	size_t nselected;
 	size_t next; /* index of the next certificate to take */
@@ -147,25 +149,47 @@ renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret)
 	return 0;
 }
 
+/*
+ * The pass's session for "ca", set up by the first thread that asks.  The
+ * setup (directory, account: network I/O) runs outside the pass lock, so
+ * threads for other CAs go on; threads for the same CA wait for it.
+ */
 static struct session *
 session_get(struct pass *p, const struct cfg_ca *ca)
 {
 	struct session *s = NULL;
+	struct acme *acme = NULL;
+	struct key *key = NULL;
+	char error[sizeof(s->error)] = "";
 	size_t i;
+	int status;
 
-	/* Set up once, under the lock: other threads wait for the same CA. */
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->nsessions; i++)
 		if (p->sessions[i].ca == ca)
 			s = &p->sessions[i];
-	if (s == NULL && p->nsessions < SESSIONS_MAX) {
-		s = &p->sessions[p->nsessions++];
-		s->ca = ca;
-		s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
-		if (s->status < 0)
-			snprintf(s->error, sizeof(s->error), "%s", s->acme != NULL && *acme_last_error(s->acme) ?
-			    acme_last_error(s->acme) : "CA session setup failed");
+	if (s != NULL || p->nsessions == SESSIONS_MAX) {
+		while (s != NULL && s->status == SESSION_OPENING)
+			pthread_cond_wait(&p->opened, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+		return s;
 	}
+	s = &p->sessions[p->nsessions++];
+	s->ca = ca;
+	s->status = SESSION_OPENING;
+	pthread_mutex_unlock(&p->lock);
+
+	status = account_open(ca, p->state_dir, p->st, &acme, &key);
+	if (status < 0)
+		snprintf(error, sizeof(error), "%s", acme != NULL && *acme_last_error(acme) ?
+		    acme_last_error(acme) : "CA session setup failed");
+
+	pthread_mutex_lock(&p->lock);
+	s->acme = acme;
+	s->account_key = key;
+	memcpy(s->error, error, sizeof(error));
+	s->status = status < 0 ? status : 0;
+	pthread_cond_broadcast(&p->opened);
 	pthread_mutex_unlock(&p->lock);
 	return s;
 }
@@ -981,6 +1005,7 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	if ((p.installed = calloc(cfg->ncerts + 1, sizeof(*p.installed))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.opened, NULL);
 	if (nthreads > p.nselected)
 		nthreads = p.nselected;
 	if (nthreads > sizeof(threads) / sizeof(threads[0]))
@@ -1000,6 +1025,7 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
 	}
+	pthread_cond_destroy(&p.opened);
 	pthread_mutex_destroy(&p.lock);
 	free(p.installed);
 	return 0;
