@@ -239,6 +239,8 @@ status_json(const struct cfg_cert *c, struct store *st)
 	bad |= json_set_str(o, "next_reason", reason) < 0;
 	bad |= json_set(o, "ari_window_start", json_int_new(row ? (long long)row->ari_start : 0)) < 0;
 	bad |= json_set(o, "ari_window_end", json_int_new(row ? (long long)row->ari_end : 0)) < 0;
+	bad |= json_set(o, "ari_chosen", json_int_new(row ? (long long)row->ari_chosen : 0)) < 0;
+	bad |= json_set(o, "hook_status", json_int_new(row ? row->hook_status : 0)) < 0;
 	bad |= json_set(o, "failures", json_int_new(row ? row->failures : 0)) < 0;
 	bad |= json_set(o, "last_attempt", json_int_new(row ? (long long)row->last_attempt : 0)) < 0;
 	bad |= json_set(o, "last_error", json_string_or_null(row ? row->last_error : NULL)) < 0;

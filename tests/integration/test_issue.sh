@@ -139,6 +139,19 @@ expect_eq "accounts table has exactly one row" "$(sql 'SELECT count(*) FROM acco
 expect_eq "certificates table has exactly two rows" "$(sql 'SELECT count(*) FROM certificates')" 2
 check "the account key is 0600" test "$(stat -c %a "$S/accounts/pebble.key" 2>&1)" = 600
 
+# status --json: a stable set of keys per certificate, and what they hold.
+expect_eq "status --json: the documented keys, for both certificates" \
+    "$(acmed status --json | /usr/bin/python3 -c 'import json, sys
+for c in json.load(sys.stdin):
+    print(c["name"], " ".join(sorted(c)))')" \
+    "www ari_chosen ari_window_end ari_window_start ca failures hook_status last_attempt last_error name names next_reason next_renewal not_after not_before output profile_issued profile_requested serial
+mail ari_chosen ari_window_end ari_window_start ca failures hook_status last_attempt last_error name names next_reason next_renewal not_after not_before output profile_issued profile_requested serial"
+expect_eq "status --json: www's serial, hook status and renewal reason" \
+    "$(acmed status --json www | /usr/bin/python3 -c 'import json, sys
+c = json.load(sys.stdin)[0]
+print(c["serial"], c["hook_status"], c["next_reason"], c["not_after"] > c["next_renewal"] > c["not_before"])')" \
+    "$(sql "SELECT serial FROM certificates WHERE name = 'www'") 0 lifetime fraction True"
+
 # ---- second pass: nothing is due -----------------------------------------
 declare -A SER IDS
 for n in www mail; do
