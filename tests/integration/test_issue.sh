@@ -194,5 +194,16 @@ expect_eq "mail: files untouched by renew --force www" "$(file_ids mail 2>&1)" "
 expect_eq "mail: hook did not run again" "$(hook_count mail)" 1
 expect_eq "accounts table still has one row" "$(sql 'SELECT count(*) FROM accounts')" 1
 
+# ---- running out: loud logs (on a fake clock) --------------------------------
+IFS='|' read -r nb na <<<"$(sql "SELECT not_before, not_after FROM certificates WHERE name = 'mail'")"
+life=$((na - nb))
+ACMED_FAKE_NOW=$((na - life / 6 + 3600)) acmed renew mail >"$T/late.log" 2>&1
+check "1/6 of the lifetime left: an error says when mail expires" \
+    grep -q "error: mail: the installed certificate expires at .* (1/6 of its lifetime left)" "$T/late.log"
+IFS='|' read -r nb na <<<"$(sql "SELECT not_before, not_after FROM certificates WHERE name = 'mail'")"
+ACMED_FAKE_NOW=$((na + 3600)) acmed renew mail >"$T/expired.log" 2>&1
+check "past its expiry: an error says mail EXPIRED" \
+    grep -q "error: mail: the installed certificate EXPIRED at" "$T/expired.log"
+
 sanitizer_check "$T"/*.log "$T/status.err"
 finish
