@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #define HOOK_ENV_MAX 512
 #define HOOK_KILL_GRACE_MS 5000
+#define HOOK_DRAIN_MS 1000
+#define HOOK_POLL_MS 100
 
 extern char **environ;
 
@@ -161,6 +164,46 @@ wait_until(pid_t pid, long deadline, int *st)
 	}
 }
 
+/*
+ * Read the hook's output while waiting for its main process, until that
+ * has exited and the output is closed, or the deadline.  The hook is done
+ * when its main process is: a process it left behind that still holds the
+ * output gets HOOK_DRAIN_MS more to finish, not the rest of the timeout.
+ * Returns 1 once the main process exited (status in "st", "ret_eof" says
+ * whether the output was closed), 0 at the deadline, -1 if waitpid fails.
+ */
+static int
+watch(int fd, pid_t pid, struct capture *cap, long deadline, int *st,
+    bool *ret_eof)
+{
+	bool exited = false, eof = false;
+	int r;
+
+	for (;;) {
+		long now = now_ms(), limit = deadline;
+
+		if ((exited && eof) || now >= deadline)
+			break;
+		/* Look at the main process again every HOOK_POLL_MS. */
+		if (!exited && !eof && limit > now + HOOK_POLL_MS)
+			limit = now + HOOK_POLL_MS;
+		if (!eof && drain(fd, cap, limit) == 1)
+			eof = true;
+		if (exited)
+			continue;
+		/* Once the output is closed, only the main process is left. */
+		if ((r = wait_until(pid, eof ? deadline : 0, st)) < 0)
+			return -1;
+		if (r == 1) {
+			exited = true;
+			if (deadline > now_ms() + HOOK_DRAIN_MS)
+				deadline = now_ms() + HOOK_DRAIN_MS;
+		}
+	}
+	*ret_eof = eof;
+	return exited;
+}
+
 int
 hook_run(const char *subject, char *const *argv, char *const *env,
     int timeout_s, int *ret_status)
@@ -168,7 +211,8 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 	struct capture cap = {.subject = subject, .prog = argv[0]};
 	long deadline = now_ms() + (long)timeout_s * 1000L;
 	char **full = build_env(env);
-	int pipefd[2], st = 0, eof, done;
+	int pipefd[2], st = 0, done, werr;
+	bool eof = false;
 	pid_t pid;
 
 	if (full == NULL)
@@ -191,9 +235,8 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 	free(full);
 	close(pipefd[1]);
 	setpgid(pid, pid);
-	/* Output ends when the whole group closes it, or at the deadline. */
-	eof = drain(pipefd[0], &cap, deadline);
-	done = wait_until(pid, eof ? deadline : now_ms(), &st);
+	done = watch(pipefd[0], pid, &cap, deadline, &st, &eof);
+	werr = errno;
 	if (done == 0) {
 		log_event(LOG_LVL_ERR, LOG_EV_HOOK_FAILED, "%s: hook %s did not finish within %d s; killing its process group", subject, argv[0], timeout_s);
 		kill(-pid, SIGTERM);
@@ -202,16 +245,23 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 			waitpid(pid, &st, 0);
 		}
 		kill(-pid, SIGKILL); /* stragglers that outlived the leader */
-		close(pipefd[0]);
-		flush_line(&cap);
-		return -ETIMEDOUT;
+	} else if (done == 1 && !eof) {
+		/* The group outlives the hook only by detaching (setsid). */
+		log_warn("%s: hook %s exited, but processes it started still hold its output; killing its process group", subject, argv[0]);
+		kill(-pid, SIGTERM);
+		if (drain(pipefd[0], &cap, now_ms() + HOOK_KILL_GRACE_MS) == 0)
+			kill(-pid, SIGKILL);
+	} else if (done < 0) {
+		kill(-pid, SIGKILL);
 	}
 	close(pipefd[0]);
 	flush_line(&cap);
 	if (cap.total > HOOK_OUTPUT_MAX)
 		log_info("%s: hook %s: %zu more bytes of output not logged", subject, argv[0], cap.total - HOOK_OUTPUT_MAX);
+	if (done == 0)
+		return -ETIMEDOUT;
 	if (done < 0) {
-		log_err("%s: hook %s: waitpid: %s", subject, argv[0], strerror(errno));
+		log_err("%s: hook %s: waitpid: %s", subject, argv[0], strerror(werr));
 		return -ECHILD;
 	}
 	*ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

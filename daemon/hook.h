@@ -2,8 +2,10 @@
  * Run an operator's hook: fork + execve of an argv (never a shell), in its
  * own process group, stdin from /dev/null, with the daemon's environment
  * plus ACMED_* variables.  Its stdout and stderr are logged line by line
- * (escaped, the first HOOK_OUTPUT_MAX bytes).  At the timeout the whole
- * process group is killed (TERM, then KILL).
+ * (escaped, the first HOOK_OUTPUT_MAX bytes).  The hook is done when its
+ * main process exits; processes of its group that still hold its output a
+ * second later are killed.  At the timeout the whole process group is
+ * killed (TERM, then KILL).
  */
 #ifndef ACMED_HOOK_H
 #define ACMED_HOOK_H

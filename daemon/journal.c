@@ -2,12 +2,14 @@
 
 #include <stdio.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <systemd/sd-journal.h>
 
 #include "log.h"
 
 #define FIELD_MAX 2300
+#define JOURNAL_SOCKET "/run/systemd/journal/socket" /* libsystemd's */
 
 /* One NAME=value field. */
 static void
@@ -49,8 +51,15 @@ sink(enum log_level lvl, enum log_event ev, const struct log_ctx *ctx,
 		fprintf(stderr, "<%d>%s\n", (int)lvl, msg);
 }
 
+/*
+ * Only with the native socket there: sd_journal_sendv() returns success
+ * without sending when it is missing (a RootDirectory= without it, say),
+ * and the entries would be lost.  Without it, the "<N>" lines on the
+ * stream reach journald instead.
+ */
 void
 journal_enable(void)
 {
-	log_set_sink(sink);
+	if (access(JOURNAL_SOCKET, F_OK) == 0)
+		log_set_sink(sink);
 }

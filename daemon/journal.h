@@ -7,7 +7,10 @@
 #ifndef ACMED_JOURNAL_H
 #define ACMED_JOURNAL_H
 
-/* Route log lines to the journal (call when log_to_journal() is true). */
+/*
+ * Route log lines to the journal (call when log_to_journal() is true); if
+ * journald's native socket is missing, lines stay on stderr with "<N>".
+ */
 void journal_enable(void);
 
 #endif

@@ -278,7 +278,8 @@ cmd_status(const struct opts *o, int argc, char **argv)
 	}
 	if (load_config(o, &c) < 0)
 		return EXIT_CONFIG;
-	if (open_state(o, &st) < 0)
+	/* A reader: never creates, migrates or prunes the state. */
+	if (store_open_readonly(o->state_dir, &st) < 0)
 		goto out;
 	if (as_json && (all = json_array_new()) == NULL)
 		goto out;

@@ -669,6 +669,8 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		row->ari_failures = 0;
 		row->failures = 0;
 		row->next_check = 0;
+		/* Cleared by after_install(); a crash before that reruns the hook. */
+		row->hook_pending = 1;
 	} else if (!r) {
 		r = set_field(&row->last_error, error) < 0;
 		row->failures++;

@@ -6,15 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 10000
+#define STORE_PATH_MAX 4096
+#define LATEST ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* "db" is NULL for a read-only view of a state that does not exist yet. */
 struct store {
 	sqlite3 *db;
+	char path[STORE_PATH_MAX];
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -78,10 +83,19 @@ static const struct col {
 };
 #define NCOLS (sizeof(cert_cols) / sizeof(cert_cols[0]))
 
+/* What to do about the last error, if it says the file is damaged. */
+static const char *
+advice(struct store *s)
+{
+	int e = sqlite3_errcode(s->db) & 0xff;
+
+	return e == SQLITE_CORRUPT || e == SQLITE_NOTADB ? " (the file is damaged: move it aside to start afresh)" : "";
+}
+
 static int
 db_fail(struct store *s, const char *what)
 {
-	log_err("state database: %s: %s", what, sqlite3_errmsg(s->db));
+	log_err("state database %s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), advice(s));
 	return -EIO;
 }
 
@@ -91,7 +105,7 @@ exec(struct store *s, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("state database: %s", msg != NULL ? msg : sqlite3_errmsg(s->db));
+		log_err("state database %s: %s%s", s->path, msg != NULL ? msg : sqlite3_errmsg(s->db), advice(s));
 		sqlite3_free(msg);
 		return -EIO;
 	}
@@ -117,7 +131,7 @@ user_version(struct store *s, int *ret)
 static int
 migrate(struct store *s)
 {
-	const int latest = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	const int latest = LATEST;
 	char sql[64];
 	int v, r;
 
@@ -126,7 +140,7 @@ migrate(struct store *s)
 	if ((r = user_version(s, &v)) < 0)
 		goto out;
 	if (v > latest) {
-		log_err("state database: schema version %d is newer than this acmed (%d)", v, latest);
+		log_err("state database %s: schema version %d is newer than this acmed (%d); refusing to use it", s->path, v, latest);
 		r = -EPROTO;
 		goto out;
 	}
@@ -143,7 +157,7 @@ out:
 
 /* PRAGMA quick_check must say "ok": refuse to run on a damaged file. */
 static int
-quick_check(struct store *s, const char *path)
+quick_check(struct store *s)
 {
 	sqlite3_stmt *st;
 	int r = -EIO;
@@ -154,33 +168,136 @@ quick_check(struct store *s, const char *path)
 	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
 		r = 0;
 	else
-		log_err("state database %s is damaged (quick_check: %s); move it aside to start afresh", path,
+		log_err("state database %s is damaged (quick_check: %s); move it aside to start afresh", s->path,
 		    sqlite3_column_text(st, 0) != NULL ? (const char *)sqlite3_column_text(st, 0) : sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* A store for STATE_DIR/acmed.db, not open yet. */
+static int
+store_new(const char *state_dir, struct store **ret)
+{
+	struct store *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_FILE) >= sizeof(s->path)) {
+		free(s);
+		return -ENAMETOOLONG;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* A PRAGMA's value as text into "buf" ("?" if it cannot be read). */
+static void
+pragma_value(struct store *s, const char *sql, char *buf, size_t size)
+{
+	sqlite3_stmt *st;
+
+	snprintf(buf, size, "?");
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
 }
 
 int
 store_open(const char *state_dir, struct store **ret)
 {
 	struct store *s;
-	char path[4096];
+	char mode[16], sync[16], version[16];
 	int r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", state_dir, STORE_FILE) >= sizeof(path))
-		return -ENAMETOOLONG;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return -ENOMEM;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		r = db_fail(s, path);
+	if ((r = store_new(state_dir, &s)) < 0)
+		return r;
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		r = db_fail(s, "open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")) < 0 ||
-	    (r = quick_check(s, path)) < 0 || (r = migrate(s)) < 0)
+	    (r = quick_check(s)) < 0 || (r = migrate(s)) < 0)
 		goto fail;
+	/* What the connection really uses, for the debug log. */
+	pragma_value(s, "PRAGMA journal_mode", mode, sizeof(mode));
+	pragma_value(s, "PRAGMA synchronous", sync, sizeof(sync));
+	pragma_value(s, "PRAGMA user_version", version, sizeof(version));
+	log_debug("state database %s: journal_mode=%s synchronous=%s user_version=%s", s->path, mode, sync, version);
 	/* The attempt history is for recent rate-limit decisions and status. */
 	(void)exec(s, "DELETE FROM attempts WHERE time < strftime('%s','now') - 90 * 86400");
+	*ret = s;
+	return 0;
+fail:
+	store_close(s);
+	return r;
+}
+
+/*
+ * The URI to read "path" with.  With no "-wal" file no connection is open
+ * and the last one checkpointed, so the file alone is the state; reading
+ * it as immutable keeps sqlite from creating "-wal" and "-shm" files (as
+ * root, say, in a state directory the daemon's user must own).  Writers
+ * append to the -wal file and leave the main file alone until a
+ * checkpoint, so one that starts meanwhile does not disturb the read.
+ */
+static int
+readonly_uri(const char *path, char *uri, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char wal[STORE_PATH_MAX + 8];
+	struct stat sb;
+	size_t o = 0;
+	const char *p;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	o = (size_t)snprintf(uri, size, "file:");
+	for (p = path; *p != '\0' && o + 4 < size; p++) {
+		if (*p == '%' || *p == '?' || *p == '#') {
+			uri[o++] = '%';
+			uri[o++] = hex[(unsigned char)*p >> 4];
+			uri[o++] = hex[(unsigned char)*p & 0xf];
+		} else {
+			uri[o++] = *p;
+		}
+	}
+	if (*p != '\0' || o + sizeof("?mode=ro&immutable=1") > size)
+		return -ENAMETOOLONG;
+	snprintf(uri + o, size - o, "?mode=ro%s", stat(wal, &sb) < 0 && errno == ENOENT ? "&immutable=1" : "");
+	return 0;
+}
+
+int
+store_open_readonly(const char *state_dir, struct store **ret)
+{
+	struct store *s;
+	struct stat sb;
+	char uri[3 * STORE_PATH_MAX + 32];
+	int r, v;
+
+	if ((r = store_new(state_dir, &s)) < 0)
+		return r;
+	if (stat(s->path, &sb) < 0 && errno == ENOENT) {
+		*ret = s; /* nothing recorded yet: every read finds no row */
+		return 0;
+	}
+	if ((r = readonly_uri(s->path, uri, sizeof(uri))) < 0)
+		goto fail;
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		r = db_fail(s, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if ((r = quick_check(s)) < 0 || (r = user_version(s, &v)) < 0)
+		goto fail;
+	if (v != LATEST) {
+		log_err("state database %s has schema version %d, this acmed reads version %d%s", s->path, v, LATEST,
+		    v < LATEST ? "; \"acmed run\" or \"acmed renew\" migrates it" : " (written by a newer acmed)");
+		r = -EPROTO;
+		goto fail;
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -242,6 +359,8 @@ store_cert_get(struct store *s, const char *name, struct store_cert **ret)
 	int rc, oom = 0, r;
 	size_t i;
 
+	if (s->db == NULL)
+		return -ENOENT;
 	if (sqlite3_prepare_v2(s->db, cert_sql(false), -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "read certificate");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -303,6 +422,8 @@ store_cert_put(struct store *s, const struct store_cert *c)
 	int r = 0;
 	size_t i;
 
+	if (s->db == NULL)
+		return -EROFS;
 	if (sqlite3_prepare_v2(s->db, cert_sql(true), -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "write certificate");
 	for (i = 0; i < NCOLS; i++) {
@@ -334,6 +455,8 @@ store_account_get(struct store *s, const char *ca_url, char **ret_url)
 	int rc, r = -ENOENT, oom = 0;
 	char *url;
 
+	if (s->db == NULL)
+		return -ENOENT;
 	if (sqlite3_prepare_v2(s->db, "SELECT account_url FROM accounts WHERE ca_url = ?", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "read account");
 	sqlite3_bind_text(st, 1, ca_url, -1, SQLITE_STATIC);
@@ -356,6 +479,8 @@ store_account_put(struct store *s, const char *ca_url, const char *account_url)
 	sqlite3_stmt *st;
 	int r = 0;
 
+	if (s->db == NULL)
+		return -EROFS;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO accounts (ca_url, account_url) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "write account");
 	sqlite3_bind_text(st, 1, ca_url, -1, SQLITE_STATIC);
@@ -374,6 +499,8 @@ store_attempt_add(struct store *s, const char *name, const char *ca,
 	sqlite3_stmt *st;
 	int r = 0;
 
+	if (s->db == NULL)
+		return -EROFS;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO attempts (name, ca, identifiers, time, outcome, error_type, detail)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "write attempt");
@@ -397,6 +524,10 @@ store_attempt_count(struct store *s, const char *ca, const char *identifiers,
 	sqlite3_stmt *st;
 	int r = -EIO;
 
+	if (s->db == NULL) {
+		*ret = 0;
+		return 0;
+	}
 	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM attempts WHERE ca = ? AND identifiers = ?"
 	    " AND time >= ? AND outcome = ?", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "count attempts");
@@ -418,6 +549,8 @@ store_order_get(struct store *s, const char *name, struct store_order *ret)
 	sqlite3_stmt *st;
 	int rc, r = -ENOENT, oom = 0;
 
+	if (s->db == NULL)
+		return -ENOENT;
 	if (sqlite3_prepare_v2(s->db, "SELECT ca, url, fingerprint, step, created FROM orders WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "read order");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -455,6 +588,8 @@ store_order_put(struct store *s, const char *name, const struct store_order *o)
 	sqlite3_stmt *st;
 	int r = 0;
 
+	if (s->db == NULL)
+		return -EROFS;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO orders (name, ca, url, fingerprint, step, created)"
 	    " VALUES (?, ?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "write order");
@@ -476,6 +611,8 @@ store_order_del(struct store *s, const char *name)
 	sqlite3_stmt *st;
 	int r = 0;
 
+	if (s->db == NULL)
+		return -EROFS;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM orders WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
 		return db_fail(s, "delete order");
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

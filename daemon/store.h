@@ -51,7 +51,15 @@ struct store_order {
 	time_t created;
 };
 
+/* Creates the database if needed and migrates it to the current schema. */
 int store_open(const char *state_dir, struct store **ret);
+/*
+ * For readers such as "acmed status": opens the database read-only, never
+ * creates a file, never migrates; a schema version other than the current
+ * one is an error (-EPROTO, logged).  Without a database every read finds
+ * no row and every write fails with -EROFS.
+ */
+int store_open_readonly(const char *state_dir, struct store **ret);
 void store_close(struct store *s);
 
 /* -ENOENT when no row exists. */

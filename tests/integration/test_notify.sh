@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The daemon ("acmed run") and the sd_notify protocol: READY=1 at once even
-# with its CA down, RELOADING=1/READY=1 around SIGHUP (a broken config is
-# reported and the old one kept), STOPPING=1 and exit 0 on SIGTERM.
+# with its CA down, STATUS= lines that follow the passes, WATCHDOG=1 from
+# the scheduler loop at half of WATCHDOG_USEC (also while a worker hangs),
+# RELOADING=1/READY=1 around SIGHUP (a broken config is reported and the
+# old one kept), STOPPING=1 and exit 0 on SIGTERM.
 # Needs no Pebble: the CA is https://127.0.0.1:1/dir, where nothing listens.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -50,13 +52,18 @@ EOF
 }
 msgs() { cut -f2 "$MSGS"; }                   # all received assignments
 count() { msgs | grep -cx -- "$1"; }           # how often exactly "$1" came
+statuses() { msgs | sed -n 's/^STATUS=//p'; }
+# The documented shape: "N certificate(s), next: NAME in 2d 4h, K failing".
+STATUS_RE='^[0-9]+ certificate\(s\), next: [^ ]+ (now|in [0-9]+[dhms]( [0-9]+[hms])?), [0-9]+ failing(, renewing)?$'
+pings() { grep -c $'^'"$1"$'\tWATCHDOG=1$' "$MSGS"; } # WATCHDOG=1 sent by pid $1
 alive() { [[ -e /proc/$1 && $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 stopped() { ! alive "$1"; }
 
 config_one
 
 # ---- start: READY=1 within 5 s ------------------------------------------------
-NOTIFY_SOCKET=$SOCK "$ACMED" --config-dir "$C" --state-dir "$S" run >"$LOG" 2>&1 &
+# WATCHDOG_USEC of 2 s: the loop must ping about every second.
+NOTIFY_SOCKET=$SOCK WATCHDOG_USEC=2000000 "$ACMED" --config-dir "$C" --state-dir "$S" run >"$LOG" 2>&1 &
 DPID=$!
 track_pid "$DPID"
 SECONDS=0
@@ -78,6 +85,27 @@ expect_eq "a second daemon on the same state directory exits 1 at once (${SECOND
 check "it says another daemon is running there" \
     grep -q "another acmed daemon is running on the state directory $(re_quote "$S")" "$T/second.log"
 check "the first daemon is unaffected" alive "$DPID"
+# ---- STATUS=: documented shape, and it follows the pass -------------------------
+# The first pass runs at once (www was never issued) and fails (the CA is
+# down): "0 failing, renewing" while the worker runs, then "1 failing".
+wait_for 10 grep -q $'\tSTATUS=.*, 1 failing' "$MSGS"
+first=$(statuses | head -n 1)
+expect_eq "the first STATUS= is sent while the first pass runs" "$first" \
+    "1 certificate(s), next: www now, 0 failing, renewing"
+after=$(statuses | grep -m1 ', 1 failing' || true)
+check "after the failed pass STATUS= says 1 failing, next www in N s (\"$after\")" \
+    grep -Eq '^1 certificate\(s\), next: www in [0-9]+(s|m [0-9]+s), 1 failing$' <<<"$after"
+bad=$(statuses | grep -Ev "$STATUS_RE" || true)
+expect_eq "every STATUS= line has the documented shape" "$bad" ""
+
+# ---- WATCHDOG=1 from the daemon's own loop ---------------------------------------
+n0=$(pings "$DPID")
+sleep 3
+n1=$(pings "$DPID")
+check "WATCHDOG_USEC=2s: the daemon sent WATCHDOG=1 at least twice in 3 s ($n0 -> $n1)" \
+    test "$((n1 - n0))" -ge 2
+expect_eq "every WATCHDOG=1 comes from the main process" \
+    "$(grep $'\tWATCHDOG=1$' "$MSGS" | cut -f1 | sort -u | grep -vx "$DPID" || true)" ""
 
 # ---- SIGHUP with a broken file: keep running, report file:line ---------------
 cat >"$C/zz-broken.yaml" <<EOF
@@ -121,6 +149,8 @@ check "the daemon is still running after two reloads" alive "$DPID"
 check "after the good reload the workers' copy has the fixed file" \
     cmp -s "$S/config/zz-broken.yaml" "$C/zz-broken.yaml"
 expect_eq "one copy is kept (older ones are removed)" "$(find "$S" -maxdepth 1 -name 'config.*' -type d | wc -l)" 1
+check "after the reload STATUS= counts 2 certificates" \
+    wait_for 5 grep -Eq $'\tSTATUS=2 certificate\\(s\\), next: ' "$MSGS"
 
 # ---- SIGTERM: STOPPING=1, exit 0 within 10 s ------------------------------------
 kill -TERM "$DPID"
@@ -158,7 +188,7 @@ C2=$T/config2 S2=$T/state2 LOG2=$T/daemon2.log
 mkdir -p "$C2"
 sed "s|https://127.0.0.1:1/dir|https://127.0.0.1:$(<"$T/blackhole.port")/dir|" "$C/acmed.yaml" >"$C2/acmed.yaml"
 : >"$MSGS"
-NOTIFY_SOCKET=$SOCK "$ACMED" --config-dir "$C2" --state-dir "$S2" run >"$LOG2" 2>&1 &
+NOTIFY_SOCKET=$SOCK WATCHDOG_USEC=2000000 "$ACMED" --config-dir "$C2" --state-dir "$S2" run >"$LOG2" 2>&1 &
 DPID=$!
 track_pid "$DPID"
 check "hanging CA: READY=1 within 5 s" wait_for 5 grep -q $'\tREADY=1$' "$MSGS"
@@ -167,6 +197,13 @@ check "hanging CA: a renewal worker is running" wait_for 5 worker
 check "hanging CA: the worker reads the daemon's copy of the configuration" \
     grep -q -- "--config-dir $(re_quote "$S2/config") " <<<"$(pgrep -af -- "--state-dir $(re_quote "$S2") renew")"
 sleep 0.5 # let the worker reach the CA
+n0=$(pings "$DPID")
+sleep 3
+n1=$(pings "$DPID")
+check "hanging CA: WATCHDOG=1 goes on while the worker hangs ($n0 -> $n1 in 3 s)" \
+    test "$((n1 - n0))" -ge 2
+check "hanging CA: the worker is still running (so the pings came during it)" worker
+check "hanging CA: STATUS= says renewing" grep -q $'\tSTATUS=.*, renewing$' "$MSGS"
 kill -TERM "$DPID"
 SECONDS=0
 if wait_for 10 stopped "$DPID"; then
