@@ -270,5 +270,37 @@ check "rollover: the key file changed" test "$(sha256sum <"$S/accounts/px.key")"
 acmed renew --force onr >"$T/onr-after.log" 2>&1
 expect_eq "issuance with the rolled-over key works" "$?" 0
 
+# ---- 8. badNonce forever: retries are bounded (BAD_NONCE_TRIES in acme_int.h) --------
+# Only bn's newOrder carries "profile", so the rule hits bn alone; nb in the
+# same pass must be issued.
+cat >>"$C/acmed.yaml" <<EOF
+  - name: bn
+    domains: [bn.example.org]
+    profile: classic
+$(http)
+    output: $O/bn
+  - name: nb
+    domains: [nb.example.org]
+$(http)
+    output: $O/nb
+EOF
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"newOrder\", \"has\": \"profile\", \"count\": -1, \"status\": 400, \"body\": $(problem badNonce "JWS has an invalid anti-replay nonce" 400)}"
+acmed renew bn nb >"$T/bn.log" 2>&1
+expect_eq "badNonce on every newOrder of bn: the pass exits 1" "$?" 1
+save_log bn
+expect_eq "badNonce: bn's newOrder was sent exactly 10 times, each answered badNonce" "$("$PY" -c '
+import json, sys
+bn = [e for e in json.load(open(sys.argv[1])) if e["kind"] == "newOrder" and isinstance(e.get("payload"), dict)
+      and "profile" in e["payload"]]
+bad = [e for e in bn if e["status"] == 400 and (e.get("problem") or "").endswith(":badNonce")]
+print(len(bn) if len(bad) == len(bn) else "%d of %d badNonce" % (len(bad), len(bn)))' "$T/proxy-bn.json")" 10
+check "badNonce: the bound is reported in bn's last error" grep -q 'rejected 10 nonces in a row' <<<"$(col bn last_error)"
+check "badNonce: the bound is logged" grep -q 'rejected 10 nonces in a row' "$T/bn.log"
+check "badNonce: bn has no certificate" test ! -e "$O/bn/cert.pem"
+check "badNonce: nb in the same pass is issued" test -s "$O/nb/cert.pem"
+expect_eq "badNonce: nb has no error recorded" "$(col nb last_error)" ""
+expect_eq "badNonce: nb's single newOrder succeeded" "$(norders "$T/proxy-bn.json" nb.example.org)" 1
+
 sanitizer_check "$T"/*.log
 finish
