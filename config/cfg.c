@@ -36,6 +36,7 @@ struct field {
 static const struct field global_fields[] = {
     STR("max_parallel", struct cfg_global, max_parallel_text, false),
     STR("hook_timeout", struct cfg_global, hook_timeout_text, false),
+    STR("order_timeout", struct cfg_global, order_timeout_text, false),
     LIST("post_renew_hook", struct cfg_global, post_renew_hook, npost_renew_hook, false),
     {NULL, F_STR, 0, 0, NULL, false},
 };
@@ -702,6 +703,7 @@ validate_global(struct cfg_global *g, struct cfg_diag *d)
 
 	g->max_parallel = 4;
 	g->hook_timeout = 60;
+	g->order_timeout = 600;
 	if (g->max_parallel_text != NULL) {
 		if ((v = number(g->max_parallel_text, 1, 64)) < 0) {
 			vdiag(d, file, line, "max_parallel must be a number from 1 to 64");
@@ -716,6 +718,14 @@ validate_global(struct cfg_global *g, struct cfg_diag *d)
 			r = -EINVAL;
 		} else {
 			g->hook_timeout = (unsigned)v;
+		}
+	}
+	if (g->order_timeout_text != NULL) {
+		if ((v = number(g->order_timeout_text, 5, 86400)) < 0) {
+			vdiag(d, file, line, "order_timeout must be a number of seconds from 5 to 86400");
+			r = -EINVAL;
+		} else {
+			g->order_timeout = (unsigned)v;
 		}
 	}
 	if (g->post_renew_hook != NULL && (g->npost_renew_hook == 0 || g->post_renew_hook[0][0] != '/' ||
@@ -863,6 +873,7 @@ cfg_free(struct cfg *c)
 	}
 	free(c->global.max_parallel_text);
 	free(c->global.hook_timeout_text);
+	free(c->global.order_timeout_text);
 	free_list(c->global.post_renew_hook, c->global.npost_renew_hook);
 	free(c->global.file);
 	free(c->cas);

@@ -148,6 +148,8 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 		s = &p->sessions[p->nsessions++];
 		s->ca = ca;
 		s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
+		if (s->acme != NULL)
+			acme_set_order_timeout(s->acme, p->cfg->global.order_timeout);
 		if (s->status < 0)
 			snprintf(s->error, sizeof(s->error), "%s", s->acme != NULL && *acme_last_error(s->acme) ?
 			    acme_last_error(s->acme) : "CA session setup failed");
