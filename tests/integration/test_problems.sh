@@ -377,5 +377,33 @@ print("%.1f" % (t[i[0] + 1][0] - t[i[0]][0]) if len(i) == 1 and i[0] + 1 < len(t
 check "order Retry-After 2: the next order fetch waited for it (${gap} s)" \
     "$PY" -c 'import sys; sys.exit(0 if 2.0 <= float(sys.argv[1]) <= 10 else 1)' "$gap"
 
+# ---- 10. errors at finalize carry the server's detail, and are not retried -------------
+cat >>"$C/acmed.yaml" <<EOF
+  - name: fin
+    domains: [fin.example.org]
+$(http)
+    output: $O/fin
+EOF
+for spec in 'unauthorized|403|finalize-refused-7f3a9c: account may not finalize this order' \
+    'malformed|400|finalize-malformed-2b81e4: CSR is not acceptable'; do
+    IFS='|' read -r type status detail <<<"$spec"
+    proxy_ctl /reset '{}' >/dev/null
+    inject "{\"match\": \"finalize\", \"status\": $status, \"body\": $(problem "$type" "$detail" "$status")}"
+    acmed renew --force fin >"$T/fin-$type.log" 2>&1
+    expect_eq "finalize answered $status $type: renew exits 1" "$?" 1
+    save_log "fin-$type"
+    check "finalize $type: the server's detail is in last_error" grep -qF "$detail" <<<"$(col fin last_error)"
+    check "finalize $type: the server's detail is logged" grep -qF "$detail" "$T/fin-$type.log"
+    check "finalize $type: the problem type is logged" grep -q "$type" "$T/fin-$type.log"
+    expect_eq "finalize $type: exactly one finalize request (no loop)" \
+        "$("$PY" -c 'import json, sys; print(sum(1 for e in json.load(open(sys.argv[1])) if e["kind"] == "finalize"))' "$T/proxy-fin-$type.json")" 1
+    check "finalize $type: no certificate installed" test ! -e "$O/fin/cert.pem"
+done
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force fin >"$T/fin-ok.log" 2>&1
+expect_eq "fin: issued once finalize works (the refused order was not resumed)" "$?" 0
+save_log fin-ok
+expect_eq "fin: a new order was placed" "$(norders "$T/proxy-fin-ok.json" fin.example.org)" 1
+
 sanitizer_check "$T"/*.log
 finish
