@@ -22,6 +22,15 @@ clock_now(void)
 	return time(NULL);
 }
 
+time_t
+clock_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static int
 all_digits(const char *s)
 {

@@ -8,6 +8,12 @@
 time_t clock_now(void);
 
 /*
+ * Monotonic seconds (CLOCK_MONOTONIC), for deadlines: unaffected by clock
+ * steps and by ACMED_FAKE_NOW, so a wait always ends.
+ */
+time_t clock_monotonic(void);
+
+/*
  * Retry-After (RFC 9110 10.2.3): delta-seconds or an IMF-fixdate.  Returns
  * 0 and the number of seconds from "now" (never negative) in "ret", or
  * -EINVAL.

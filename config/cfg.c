@@ -36,6 +36,7 @@ struct field {
 static const struct field global_fields[] = {
     STR("max_parallel", struct cfg_global, max_parallel_text, false),
     STR("hook_timeout", struct cfg_global, hook_timeout_text, false),
+    STR("order_timeout", struct cfg_global, order_timeout_text, false),
     LIST("post_renew_hook", struct cfg_global, post_renew_hook, npost_renew_hook, false),
     STR("profile", struct cfg_global, profile, false),
     STR("profile_mode", struct cfg_global, profile_mode_text, false),
@@ -723,6 +724,7 @@ validate_global(struct cfg_global *g, struct cfg_diag *d)
 
 	g->max_parallel = 4;
 	g->hook_timeout = 60;
+	g->order_timeout = 600;
 	if (g->max_parallel_text != NULL) {
 		if ((v = number(g->max_parallel_text, 1, 64)) < 0) {
 			vdiag(d, file, line, "max_parallel must be a number from 1 to 64");
@@ -742,6 +744,14 @@ validate_global(struct cfg_global *g, struct cfg_diag *d)
 	if (g->profile != NULL && g->profile[0] == '\0') {
 		vdiag(d, file, line, "profile must not be empty (leave it out for no default profile)");
 		r = -EINVAL;
+	}
+	if (g->order_timeout_text != NULL) {
+		if ((v = number(g->order_timeout_text, 5, 86400)) < 0) {
+			vdiag(d, file, line, "order_timeout must be a number of seconds from 5 to 86400");
+			r = -EINVAL;
+		} else {
+			g->order_timeout = (unsigned)v;
+		}
 	}
 	if (g->post_renew_hook != NULL && (g->npost_renew_hook == 0 || g->post_renew_hook[0][0] != '/' ||
 		g->npost_renew_hook > CFG_HOOK_ARGS_MAX)) {
@@ -939,6 +949,7 @@ cfg_free(struct cfg *c)
 	free(c->global.profile);
 	free(c->global.profile_mode_text);
 	free(c->global.hook_timeout_text);
+	free(c->global.order_timeout_text);
 	free_list(c->global.post_renew_hook, c->global.npost_renew_hook);
 	free(c->global.file);
 	free(c->cas);

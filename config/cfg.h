@@ -68,6 +68,8 @@ struct cfg_global {
 	unsigned max_parallel; /* certificates renewed at once; default 4 */
 	char *hook_timeout_text;
 	unsigned hook_timeout; /* seconds; default 60 */
+	char *order_timeout_text;
+	unsigned order_timeout; /* seconds one order may poll; default 600 */
 	char **post_renew_hook; /* argv run once per pass after renewals */
 	size_t npost_renew_hook;
 	char *profile; /* default for certificates that name none */

@@ -55,6 +55,7 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&a->mu, NULL);
+	a->order_timeout = ORDER_TIMEOUT_DEFAULT_S;
 	host = directory_url + 8;
 	olen = 8 + strcspn(host, "/?#");
 	if ((a->dir_url = strdup(directory_url)) == NULL ||
@@ -117,6 +118,12 @@ acme_set_subject(struct acme *a, const char *subject)
 	acme_tls.last_error[0] = '\0';
 	acme_tls.last_type[0] = '\0';
 	acme_tls.retry_after = 0;
+}
+
+void
+acme_set_order_timeout(struct acme *a, unsigned seconds)
+{
+	a->order_timeout = seconds;
 }
 
 const char *

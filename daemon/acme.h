@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct acme;
 struct key;
@@ -44,6 +45,7 @@ struct acme_order {
 	char *finalize;
 	char *certificate;
 	char *profile; /* as the server reports it, or NULL */
+	time_t poll_deadline; /* clock_monotonic() time; 0 until the first poll */
 };
 
 /* Presents and withdraws challenge responses for the order driver. */
@@ -59,6 +61,11 @@ int acme_new(const char *directory_url, const char *ca_bundle,
     struct acme **ret);
 void acme_free(struct acme *a);
 void acme_set_subject(struct acme *a, const char *subject);
+/*
+ * Bound, in seconds, on all the polling of one order together (its
+ * authorizations and the order itself; SPEC 24).  Default 600.
+ */
+void acme_set_order_timeout(struct acme *a, unsigned seconds);
 const char *acme_last_error(const struct acme *a);
 /* Record a failure as the last error (and log it, subject first). */
 void acme_fail(struct acme *a, const char *fmt, ...)

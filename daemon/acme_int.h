@@ -32,7 +32,7 @@ extern _Thread_local struct acme_call acme_tls;
 #define BAD_NONCE_TRIES 10
 #define URL_LEN_MAX 2048
 #define TOKEN_LEN_MAX 256
-#define POLL_DEADLINE_S 600
+#define ORDER_TIMEOUT_DEFAULT_S 600 /* cfg.c's default for global.order_timeout */
 #define POLL_DELAY_MAX_S 30
 #define FINALIZE_TRIES 5
 #define PROFILES_MAX 64
@@ -59,6 +59,7 @@ struct acme {
 	unsigned char *eab_key;
 	size_t eab_key_len;
 	unsigned long nrequests;
+	unsigned order_timeout; /* seconds one order may spend polling */
 	/* Guards the HTTP handle and the nonce pool: threads share a session. */
 	pthread_mutex_t mu;
 };

@@ -269,12 +269,27 @@ acme_renewal_info(struct acme *a, const char *cert_id, long *ret_status,
 	return 0;
 }
 
-/* Sleep for a poll round: the server's Retry-After, else a growing delay. */
+/*
+ * The order's polling deadline: set at its first poll, so that
+ * a->order_timeout bounds all of one order's waits together.
+ */
+static time_t
+poll_deadline(const struct acme *a, struct acme_order *o)
+{
+	if (o->poll_deadline == 0)
+		o->poll_deadline = clock_monotonic() + (time_t)a->order_timeout;
+	return o->poll_deadline;
+}
+
+/*
+ * Sleep for a poll round: the server's Retry-After, else a growing delay;
+ * never past "deadline" (clock_monotonic()).
+ */
 static void
-poll_sleep(const struct http_resp *resp, unsigned round)
+poll_sleep(const struct http_resp *resp, unsigned round, time_t deadline)
 {
 	struct timespec ts = {0};
-	long secs = 0;
+	long secs = 0, left = (long)(deadline - clock_monotonic());
 
 	if (resp->retry_after == NULL ||
 	    clock_parse_retry_after(resp->retry_after, clock_now(), &secs) < 0)
@@ -283,6 +298,8 @@ poll_sleep(const struct http_resp *resp, unsigned round)
 		secs = 1;
 	if (secs > POLL_DELAY_MAX_S)
 		secs = POLL_DELAY_MAX_S;
+	if (secs > left)
+		secs = left > 0 ? left : 0;
 	ts.tv_sec = secs;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -356,18 +373,18 @@ pick_challenge(struct acme *a, const struct json *authz, const char *type,
 	return -EACCES;
 }
 
-/* Poll an authorization until it leaves pending/processing. */
+/* Poll an authorization of "o" until it leaves pending/processing. */
 static int
-authz_wait(struct acme *a, const char *url, const char *name)
+authz_wait(struct acme *a, struct acme_order *o, const char *url, const char *name)
 {
 	struct http_resp *resp = NULL;
 	struct json *j = NULL;
-	time_t deadline = clock_now() + POLL_DEADLINE_S;
+	time_t deadline = poll_deadline(a, o);
 	enum acme_status st;
 	unsigned round;
 	int r = -ETIMEDOUT;
 
-	for (round = 0; clock_now() < deadline; round++) {
+	for (round = 0; clock_monotonic() < deadline; round++) {
 		if ((r = fetch(a, "authorization", url, &j, &resp)) < 0)
 			return r;
 		st = acme_status_from_string(json_get_str(j, "status"));
@@ -386,7 +403,7 @@ authz_wait(struct acme *a, const char *url, const char *name)
 					log_error_object(a, name, json_get(json_array_at(chs, i), "error"));
 			break;
 		}
-		poll_sleep(resp, round);
+		poll_sleep(resp, round, deadline);
 		json_free(j);
 		http_resp_free(resp);
 		j = NULL;
@@ -394,14 +411,15 @@ authz_wait(struct acme *a, const char *url, const char *name)
 		r = -ETIMEDOUT;
 	}
 	if (r == -ETIMEDOUT)
-		acme_fail(a, "%s: authorization still pending after %d s", name, POLL_DEADLINE_S);
+		acme_fail(a, "%s: authorization still pending after %u s", name, a->order_timeout);
 	json_free(j);
 	http_resp_free(resp);
 	return r;
 }
 
 static int
-authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
+authorize_one(struct acme *a, struct acme_order *o, const char *url,
+    const struct acme_solver *s)
 {
 	struct http_resp *resp = NULL, *cresp = NULL;
 	struct json *j = NULL;
@@ -443,7 +461,7 @@ authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 	if (r == 0 && cresp->status != 200)
 		r = acme_http_failure(a, "challenge", cresp);
 	if (r == 0)
-		r = authz_wait(a, url, esc);
+		r = authz_wait(a, o, url, esc);
 	s->cleanup(s->arg, tok);
 	if (r == 0)
 		log_info("%s: %s: authorization valid", acme_tls.subject, esc);
@@ -466,7 +484,7 @@ acme_order_authorize(struct acme *a, struct acme_order *o,
 	if (o->status != ACME_PENDING)
 		return 0;
 	for (i = 0; i < o->nauthzs; i++)
-		if ((r = authorize_one(a, o->authzs[i], solver)) < 0)
+		if ((r = authorize_one(a, o, o->authzs[i], solver)) < 0)
 			return r;
 	return 0;
 }
@@ -477,11 +495,11 @@ order_wait(struct acme *a, struct acme_order *o, enum acme_status until)
 {
 	struct http_resp *resp = NULL;
 	struct json *j = NULL;
-	time_t deadline = clock_now() + POLL_DEADLINE_S;
+	time_t deadline = poll_deadline(a, o);
 	unsigned round;
 	int r;
 
-	for (round = 0; clock_now() < deadline; round++) {
+	for (round = 0; clock_monotonic() < deadline; round++) {
 		if ((r = fetch(a, "order", o->url, &j, &resp)) < 0)
 			return r;
 		r = order_update(a, o, j);
@@ -498,11 +516,11 @@ order_wait(struct acme *a, struct acme_order *o, enum acme_status until)
 			http_resp_free(resp);
 			return r;
 		}
-		poll_sleep(resp, round);
+		poll_sleep(resp, round, deadline);
 		http_resp_free(resp);
 		resp = NULL;
 	}
-	acme_fail(a, "order %s did not settle within %d s", o->url, POLL_DEADLINE_S);
+	acme_fail(a, "order %s did not settle within %u s", o->url, a->order_timeout);
 	return -ETIMEDOUT;
 }
 

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,50 @@ on_servername(SSL *ssl, int *alert, void *arg)
 	return r;
 }
 
+/*
+ * Whether the ClientHello's ALPN extension (RFC 7301 3.1) offers
+ * "acme-tls/1".  Pure; "ext" is the extension body as sent.
+ */
+static bool
+offers_acme(const unsigned char *ext, size_t len)
+{
+	size_t list_len, i;
+
+	if (len < 2)
+		return false;
+	list_len = (size_t)ext[0] << 8 | ext[1];
+	if (list_len != len - 2)
+		return false;
+	for (i = 2; i < len; i += 1 + ext[i]) {
+		if (i + 1 + ext[i] > len)
+			return false;
+		if (ext[i] == strlen(ALPN_ACME) && memcmp(ext + i + 1, ALPN_ACME, ext[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * RFC 8737 3/5: the validation certificate is for acme-tls/1 only.  A
+ * ClientHello that does not offer it (or offers no ALPN at all, in which
+ * case on_alpn() is never called) is refused before the certificate is
+ * chosen, under TLS 1.2 as under 1.3.
+ */
+static int
+on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+	const unsigned char *ext;
+	size_t len;
+
+	(void)arg;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext, &len) != 1 ||
+	    !offers_acme(ext, len)) {
+		*alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 /* RFC 8737 4: only "acme-tls/1" is acceptable. */
 static int
 on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -298,6 +343,7 @@ alpn_start(const char *listen_addr, struct alpn **ret)
 	if ((a->ctx = SSL_CTX_new(TLS_server_method())) == NULL || pipe2(a->wake, O_CLOEXEC) < 0)
 		goto fail;
 	SSL_CTX_set_min_proto_version(a->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_client_hello_cb(a->ctx, on_client_hello, NULL);
 	SSL_CTX_set_tlsext_servername_callback(a->ctx, on_servername);
 	SSL_CTX_set_tlsext_servername_arg(a->ctx, a);
 	SSL_CTX_set_alpn_select_cb(a->ctx, on_alpn, a);

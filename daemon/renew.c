@@ -180,6 +180,8 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 	pthread_mutex_unlock(&p->lock);
 
 	status = account_open(ca, p->state_dir, p->st, &acme, &key);
+	if (acme != NULL)
+		acme_set_order_timeout(acme, p->cfg->global.order_timeout);
 	if (status < 0)
 		snprintf(error, sizeof(error), "%s", acme != NULL && *acme_last_error(acme) ?
 		    acme_last_error(acme) : "CA session setup failed");

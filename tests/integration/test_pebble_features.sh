@@ -33,9 +33,30 @@ check "Pebble's alternate intermediate /intermediates/1 is issued under root 1" 
 cat >"$T/dnshook.sh" <<EOF
 #!/bin/sh
 echo "\$*" >>"$T/dnshook.log"
+{ echo "--- \$2"; env | grep '^ACMED_' | sort; } >>"$T/dnshook.env"
 exec "$TESTS_DIR/../../contrib/hooks/dns-challtestsrv" "\$@"
 EOF
 chmod 755 "$T/dnshook.sh"
+# A stand-in nsupdate, first in PATH, for contrib/hooks/dns-nsupdate: it
+# records its arguments and the update script on stdin, and carries the
+# update out on challtestsrv's DNS.
+mkdir -p "$T/bin"
+cat >"$T/bin/nsupdate" <<EOF
+#!/bin/sh
+echo "\$*" >>"$T/nsupdate.args"
+script=\$(cat)
+printf '%s\\n' "\$script" >>"$T/nsupdate.in"
+printf '%s\\n' "\$script" | while read -r verb op name ttl class type value; do
+    [ "\$verb" = update ] || continue
+    case \$op in
+    add) curl -fsS -X POST -d "{\\"host\\":\\"\$name\\",\\"value\\":\$value}" "$CHALLSRV_MGMT_URL/set-txt" ;;
+    delete) curl -fsS -X POST -d "{\\"host\\":\\"\$name\\"}" "$CHALLSRV_MGMT_URL/clear-txt" ;;
+    esac
+done
+EOF
+chmod 755 "$T/bin/nsupdate"
+export PATH=$T/bin:$PATH
+echo "key \"acme\" { algorithm hmac-sha256; secret \"c2VjcmV0\"; };" >"$T/tsig.key"
 
 ca_yaml() { # ca_yaml NAME [EXTRA-LINES]
     printf '  - name: %s\n    directory: %s\n    contact: [mailto:admin@example.org]\n    ca_bundle: %s\n' \
@@ -63,7 +84,10 @@ cert() { # cert NAME DOMAINS-FLOW [EXTRA-LINES] [CHALLENGE-LINE]
     cert ip "[127.0.0.1]"
     cert alpn "[alpn.example.org]" "" "    challenge: {type: tls-alpn-01, listen: \"127.0.0.1:$TP\"}"
     cert wild "[\"*.wild.example.org\"]" "" "    challenge: {type: dns-01, hook: [$T/dnshook.sh, $CHALLSRV_MGMT_URL]}"
+    cert nsu "[nsu.example.org]" "" "    challenge: {type: dns-01, hook: [$TESTS_DIR/../../contrib/hooks/dns-nsupdate, 127.0.0.1, $T/tsig.key]}"
     cert k-rsa "[krsa.example.org]" "    key: rsa-2048"
+    cert k-rsa3 "[krsa3.example.org]" "    key: rsa-3072"
+    cert k-rsa4 "[krsa4.example.org]" "    key: rsa-4096"
     cert k-384 "[k384.example.org]" "    key: ec-p384"
     cert kreuse "[kreuse.example.org]" "    key_reuse: true"
     cert rv1 "[rv1.example.org]"
@@ -92,7 +116,7 @@ pebble_lines() { wc -l <"$T/pebble/pebble.log"; }
 SECONDS=0
 acmed run --once >"$T/run1.log" 2>&1
 expect_eq "pass 1 (EAB required, 2 alternate roots, chain length 3, authz reuse 100 %): exits 0 (took ${SECONDS}s)" "$?" 0
-for n in eab1 alt alt-none reuse1 ip alpn wild k-rsa k-384 kreuse rv1; do
+for n in eab1 alt alt-none reuse1 ip alpn wild nsu k-rsa k-rsa3 k-rsa4 k-384 kreuse rv1; do
     check "$n: installed" test -s "$O/$n/cert.pem"
 done
 check "EAB: the account was registered with the binding" grep -q 'pb: registered new account' "$T/run1.log"
@@ -123,11 +147,43 @@ check "dns-01 hook: the TXT value is 43 base64url characters" grep -Eq '^[A-Za-z
 check "dns-01 hook: the record is removed afterwards" \
     grep -qx "$(re_quote "$CHALLSRV_MGMT_URL remove _acme-challenge.wild.example.org ${h_val:-x}")" "$T/dnshook.log"
 
+# The hook's environment (acmed.yaml(5) HOOK ENVIRONMENT), for add and remove.
+env_block() { # env_block ACTION: the ACMED_* variables the hook saw for it
+    awk -v want="--- $1" '/^--- / { on = ($0 == want); next } on' "$T/dnshook.env" 2>/dev/null
+}
+want_env() { # want_env ACTION
+    printf '%s\n' ACMED_CERT_NAME=wild "ACMED_CHALLENGE_ACTION=$1" ACMED_CHALLENGE_DOMAIN=wild.example.org \
+        ACMED_TXT_NAME=_acme-challenge.wild.example.org "ACMED_TXT_VALUE=${h_val:-x}"
+}
+expect_eq "dns-01 hook environment for add: exactly the documented ACMED_* variables" "$(env_block add)" "$(want_env add)"
+expect_eq "dns-01 hook environment for remove: the same, with action remove" "$(env_block remove)" "$(want_env remove)"
+# contrib/hooks/dns-nsupdate, end to end: acmed -> hook -> (stand-in) nsupdate -> DNS.
+expect_eq "dns-nsupdate: issued through it" "$(san nsu)" "DNS:nsu.example.org"
+expect_eq "dns-nsupdate: nsupdate run twice, with -k and the key file" "$(cat "$T/nsupdate.args" 2>/dev/null)" \
+    "$(printf -- '-k %s\n-k %s' "$T/tsig.key" "$T/tsig.key")"
+expect_eq "dns-nsupdate: the update scripts on stdin (server, update add/delete with TTL 60, send)" "$("$PY" - "$T/nsupdate.in" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.fullmatch(r'server 127\.0\.0\.1\nupdate add _acme-challenge\.nsu\.example\.org\. 60 IN TXT "([A-Za-z0-9_-]{43})"\nsend\n'
+                 r'server 127\.0\.0\.1\nupdate delete _acme-challenge\.nsu\.example\.org\. 60 IN TXT "([A-Za-z0-9_-]{43})"\nsend\n', text)
+print("ok" if m and m.group(1) == m.group(2) else repr(text))
+EOF
+)" ok
+
 # Key types.
 check "key rsa-2048: the leaf has a 2048-bit RSA key" \
     grep -q 'Public-Key: (2048 bit)' <(openssl x509 -in "$O/k-rsa/cert.pem" -noout -text)
 check "key rsa-2048: privkey.pem is a 2048-bit key" \
     grep -q 'Private-Key: (2048 bit' <(openssl pkey -in "$O/k-rsa/privkey.pem" -noout -text)
+for bits in 3072 4096; do
+    n=k-rsa$((bits / 1000))
+    check "key rsa-$bits: the leaf has a $bits-bit RSA key" \
+        grep -q "Public-Key: ($bits bit)" <(openssl x509 -in "$O/$n/cert.pem" -noout -text)
+    check "key rsa-$bits: privkey.pem is a $bits-bit RSA key" \
+        grep -q "Private-Key: ($bits bit" <(openssl pkey -in "$O/$n/privkey.pem" -noout -text)
+    check "key rsa-$bits: the leaf's key is privkey.pem's" \
+        test "$(openssl x509 -in "$O/$n/cert.pem" -noout -pubkey)" = "$(openssl pkey -in "$O/$n/privkey.pem" -pubout)"
+done
 check "key ec-p384: the leaf has a P-384 key" \
     grep -Eq 'NIST CURVE: P-384|secp384r1' <(openssl x509 -in "$O/k-384/cert.pem" -noout -text)
 check "default key: ec-p256" grep -Eq 'NIST CURVE: P-256|prime256v1' <(openssl x509 -in "$O/eab1/cert.pem" -noout -text)

@@ -272,5 +272,140 @@ check "rollover: the key file changed" test "$(sha256sum <"$S/accounts/px.key")"
 acmed renew --force onr >"$T/onr-after.log" 2>&1
 expect_eq "issuance with the rolled-over key works" "$?" 0
 
+# ---- 8. badNonce forever: retries are bounded (BAD_NONCE_TRIES in acme_int.h) --------
+# Only bn's newOrder carries "profile", so the rule hits bn alone; nb in the
+# same pass must be issued.
+cat >>"$C/acmed.yaml" <<EOF
+  - name: bn
+    domains: [bn.example.org]
+    profile: classic
+$(http)
+    output: $O/bn
+  - name: nb
+    domains: [nb.example.org]
+$(http)
+    output: $O/nb
+EOF
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"newOrder\", \"has\": \"profile\", \"count\": -1, \"status\": 400, \"body\": $(problem badNonce "JWS has an invalid anti-replay nonce" 400)}"
+acmed renew bn nb >"$T/bn.log" 2>&1
+expect_eq "badNonce on every newOrder of bn: the pass exits 1" "$?" 1
+save_log bn
+expect_eq "badNonce: bn's newOrder was sent exactly 10 times, each answered badNonce" "$("$PY" -c '
+import json, sys
+bn = [e for e in json.load(open(sys.argv[1])) if e["kind"] == "newOrder" and isinstance(e.get("payload"), dict)
+      and "profile" in e["payload"]]
+bad = [e for e in bn if e["status"] == 400 and (e.get("problem") or "").endswith(":badNonce")]
+print(len(bn) if len(bad) == len(bn) else "%d of %d badNonce" % (len(bad), len(bn)))' "$T/proxy-bn.json")" 10
+check "badNonce: the bound is reported in bn's last error" grep -q 'rejected 10 nonces in a row' <<<"$(col bn last_error)"
+check "badNonce: the bound is logged" grep -q 'rejected 10 nonces in a row' "$T/bn.log"
+check "badNonce: bn has no certificate" test ! -e "$O/bn/cert.pem"
+check "badNonce: nb in the same pass is issued" test -s "$O/nb/cert.pem"
+expect_eq "badNonce: nb has no error recorded" "$(col nb last_error)" ""
+expect_eq "badNonce: nb's single newOrder succeeded" "$(norders "$T/proxy-bn.json" nb.example.org)" 1
+
+# ---- 9. the overall polling deadline (global.order_timeout) and order Retry-After --------
+# A second configuration with order_timeout: 5 (same proxy, its own state).
+C2=$T/config-to S2=$T/state-to
+mkdir -p "$C2"
+cat >"$C2/acmed.yaml" <<EOF
+global:
+  order_timeout: 5
+cas:
+  - name: px
+    directory: $PROXY_DIR_URL
+    ca_bundle: $PEBBLE_CA_BUNDLE
+certificates:
+  - name: to
+    domains: [to.example.org]
+$(http)
+    output: $O/to
+  - name: tord
+    domains: [tord.example.org]
+$(http)
+    output: $O/tord
+EOF
+acmed2() { "$ACMED" --config-dir "$C2" --state-dir "$S2" "$@"; }
+col2() { sqlite3 -batch -noheader "$S2/acmed.db" "SELECT $2 FROM certificates WHERE name = '$1'"; }
+count_kind() { # count_kind LOG KIND: requests of KIND that an injection answered
+    "$PY" -c 'import json, sys; print(sum(1 for e in json.load(open(sys.argv[1])) if e["kind"] == sys.argv[2] and e.get("injected")))' "$1" "$2"
+}
+# The first authorization fetch is real (its challenge is answered); every
+# poll after it says "pending" with Retry-After: 1, forever.
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"authz\", \"skip\": 1, \"count\": -1, \"status\": 200, \"retry_after\": \"1\", \"body\": {\"status\": \"pending\", \"identifier\": {\"type\": \"dns\", \"value\": \"to.example.org\"}, \"challenges\": []}}"
+T0=$(date +%s)
+acmed2 renew to >"$T/to.log" 2>&1
+rc=$? T1=$(date +%s)
+expect_eq "authorization pending forever, order_timeout 5: renew exits 1" "$rc" 1
+save_log to
+check "order_timeout: the failure names the deadline" grep -q 'authorization still pending after 5 s' "$T/to.log"
+check "order_timeout: the error is recorded" grep -q 'still pending after 5 s' <<<"$(col2 to last_error)"
+check "order_timeout: gave up within the bound ($((T1 - T0)) s for the whole renew)" in_range $((T1 - T0)) 4 40
+n=$(count_kind "$T/proxy-to.json" authz)
+check "order_timeout: polled while pending, spaced by Retry-After ($n polls in 5 s)" in_range "$n" 2 6
+check "order_timeout: no certificate" test ! -e "$O/to/cert.pem"
+# The order itself stuck in "processing" after finalize: the same bound.
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"order\", \"skip\": 1, \"count\": -1, \"status\": 200, \"retry_after\": \"1\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"tord.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
+T0=$(date +%s)
+acmed2 renew tord >"$T/tord.log" 2>&1
+rc=$? T1=$(date +%s)
+expect_eq "order processing forever, order_timeout 5: renew exits 1" "$rc" 1
+save_log tord
+check "order_timeout: the order's failure names the deadline" grep -Eq 'order .* did not settle within 5 s' <<<"$(col2 tord last_error)"
+check "order_timeout: the order gave up within the bound ($((T1 - T0)) s)" in_range $((T1 - T0)) 4 40
+check "order_timeout: the order was polled while processing ($(count_kind "$T/proxy-tord.json" order) polls)" \
+    in_range "$(count_kind "$T/proxy-tord.json" order)" 1 6
+
+# Order polling honours Retry-After: one "processing" answer with
+# Retry-After: 2 after finalize, then the real order (default timeout).
+cat >>"$C/acmed.yaml" <<EOF
+  - name: orp
+    domains: [orp.example.org]
+$(http)
+    output: $O/orp
+EOF
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"order\", \"skip\": 1, \"status\": 200, \"retry_after\": \"2\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"orp.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
+acmed renew orp >"$T/orp.log" 2>&1
+expect_eq "order processing once with Retry-After 2: issued in the end" "$?" 0
+save_log orp
+gap=$("$PY" -c '
+import json, sys
+t = [(e["time"], e.get("injected")) for e in json.load(open(sys.argv[1])) if e["kind"] == "order"]
+i = [k for k, (_, inj) in enumerate(t) if inj]
+print("%.1f" % (t[i[0] + 1][0] - t[i[0]][0]) if len(i) == 1 and i[0] + 1 < len(t) else "order fetches: %s" % t)' "$T/proxy-orp.json")
+check "order Retry-After 2: the next order fetch waited for it (${gap} s)" \
+    "$PY" -c 'import sys; sys.exit(0 if 2.0 <= float(sys.argv[1]) <= 10 else 1)' "$gap"
+
+# ---- 10. errors at finalize carry the server's detail, and are not retried -------------
+cat >>"$C/acmed.yaml" <<EOF
+  - name: fin
+    domains: [fin.example.org]
+$(http)
+    output: $O/fin
+EOF
+for spec in 'unauthorized|403|finalize-refused-7f3a9c: account may not finalize this order' \
+    'malformed|400|finalize-malformed-2b81e4: CSR is not acceptable'; do
+    IFS='|' read -r type status detail <<<"$spec"
+    proxy_ctl /reset '{}' >/dev/null
+    inject "{\"match\": \"finalize\", \"status\": $status, \"body\": $(problem "$type" "$detail" "$status")}"
+    acmed renew --force fin >"$T/fin-$type.log" 2>&1
+    expect_eq "finalize answered $status $type: renew exits 1" "$?" 1
+    save_log "fin-$type"
+    check "finalize $type: the server's detail is in last_error" grep -qF "$detail" <<<"$(col fin last_error)"
+    check "finalize $type: the server's detail is logged" grep -qF "$detail" "$T/fin-$type.log"
+    check "finalize $type: the problem type is logged" grep -q "$type" "$T/fin-$type.log"
+    expect_eq "finalize $type: exactly one finalize request (no loop)" \
+        "$("$PY" -c 'import json, sys; print(sum(1 for e in json.load(open(sys.argv[1])) if e["kind"] == "finalize"))' "$T/proxy-fin-$type.json")" 1
+    check "finalize $type: no certificate installed" test ! -e "$O/fin/cert.pem"
+done
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force fin >"$T/fin-ok.log" 2>&1
+expect_eq "fin: issued once finalize works (the refused order was not resumed)" "$?" 0
+save_log fin-ok
+expect_eq "fin: a new order was placed" "$(norders "$T/proxy-fin-ok.json" fin.example.org)" 1
+
 sanitizer_check "$T"/*.log
 finish

@@ -511,6 +511,77 @@ test_load_dir(void)
 	cfg_diag_fini(&d);
 }
 
+/* Load one file holding "text" (and dir_ca); NULL-safe result in "ret". */
+static int
+load_text(const char *dir, const char *text, struct cfg **ret, struct cfg_diag *d)
+{
+	char path[512], *paths[1];
+
+	if (!put(dir, "global.yaml", text))
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/global.yaml", dir);
+	paths[0] = path;
+	return cfg_load_files(paths, 1, ret, d);
+}
+
+/* "global": defaults, values taken, and out-of-range values refused. */
+static void
+test_global(void)
+{
+	static const char *const bad_timeouts[] = {"0", "4", "86401", "-5", "10s", "abc", "\"\"", "1e3", "9999999999"};
+	char dir[] = "/tmp/acmed-test-cfg-XXXXXX", text[512], path[512];
+	struct cfg_diag d = {0};
+	struct cfg *c = NULL;
+	size_t i;
+
+	T_CHECK(mkdtemp(dir) != NULL);
+	/* Without "global": the defaults. */
+	T_CHECK(load_text(dir, dir_ca, &c, &d) == 0 && c != NULL);
+	if (c != NULL) {
+		T_CHECK(c->global.max_parallel == 4);
+		T_CHECK(c->global.hook_timeout == 60);
+		T_CHECK(c->global.order_timeout == 600);
+	}
+	cfg_free(c);
+	c = NULL;
+	cfg_diag_fini(&d);
+
+	snprintf(text, sizeof(text), "global:\n  max_parallel: 8\n  hook_timeout: 120\n  order_timeout: 5\n%s", dir_ca);
+	T_CHECK(load_text(dir, text, &c, &d) == 0 && c != NULL);
+	if (c != NULL) {
+		T_CHECK(c->global.max_parallel == 8);
+		T_CHECK(c->global.hook_timeout == 120);
+		T_CHECK(c->global.order_timeout == 5);
+	}
+	cfg_free(c);
+	c = NULL;
+	cfg_diag_fini(&d);
+
+	snprintf(text, sizeof(text), "global:\n  order_timeout: 86400\n%s", dir_ca);
+	T_CHECK(load_text(dir, text, &c, &d) == 0 && c != NULL && c->global.order_timeout == 86400);
+	cfg_free(c);
+	c = NULL;
+	cfg_diag_fini(&d);
+
+	snprintf(path, sizeof(path), "%s/global.yaml:2:1: order_timeout must be a number of seconds from 5 to 86400", dir);
+	for (i = 0; i < sizeof(bad_timeouts) / sizeof(bad_timeouts[0]); i++) {
+		snprintf(text, sizeof(text), "global:\n  order_timeout: %s\n%s", bad_timeouts[i], dir_ca);
+		T_CHECK(load_text(dir, text, &c, &d) == -EINVAL && c == NULL);
+		T_CHECK(d.nmsgs == 1 && strcmp(d.msgs[0], path) == 0);
+		if (d.nmsgs != 1 || strcmp(d.msgs[0], path) != 0)
+			fprintf(stderr, "  order_timeout %s: %s\n", bad_timeouts[i], d.nmsgs > 0 ? d.msgs[0] : "no message");
+		cfg_diag_fini(&d);
+	}
+	/* A list is not a number either. */
+	snprintf(text, sizeof(text), "global:\n  order_timeout: [5]\n%s", dir_ca);
+	T_CHECK(load_text(dir, text, &c, &d) == -EINVAL && c == NULL && d.nmsgs >= 1);
+	cfg_diag_fini(&d);
+
+	snprintf(path, sizeof(path), "%s/global.yaml", dir);
+	unlink(path);
+	T_CHECK(rmdir(dir) == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -523,5 +594,6 @@ main(int argc, char **argv)
 	test_missing_file();
 	test_normalise();
 	test_load_dir();
+	test_global();
 	return T_DONE();
 }
