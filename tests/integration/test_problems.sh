@@ -270,5 +270,16 @@ check "rollover: the key file changed" test "$(sha256sum <"$S/accounts/px.key")"
 acmed renew --force onr >"$T/onr-after.log" 2>&1
 expect_eq "issuance with the rolled-over key works" "$?" 0
 
+# ---- 8. no order fetch between the authorizations and finalize (RFC 8555 7.1.6) --------
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force body >"$T/body-seq.log" 2>&1
+expect_eq "single-name issuance: exits 0" "$?" 0
+save_log body-seq
+expect_eq "with every authorization valid, finalize follows the last authorization poll directly" "$("$PY" -c '
+import json, sys
+seq = [e["kind"] for e in json.load(open(sys.argv[1])) if e["kind"] in ("newOrder", "authz", "challenge", "order", "finalize", "cert")]
+ok = seq[:1] == ["newOrder"] and "finalize" in seq and "order" not in seq[:seq.index("finalize")] and seq[-1] == "cert"
+print("ok" if ok else seq)' "$T/proxy-body-seq.json")" ok
+
 sanitizer_check "$T"/*.log
 finish
