@@ -281,5 +281,15 @@ seq = [e["kind"] for e in json.load(open(sys.argv[1])) if e["kind"] in ("newOrde
 ok = seq[:1] == ["newOrder"] and "finalize" in seq and "order" not in seq[:seq.index("finalize")] and seq[-1] == "cert"
 print("ok" if ok else seq)' "$T/proxy-body-seq.json")" ok
 
+# ---- 9. a parallel pass shares one session: one directory, one nonce (RFC 8555 7.2) -----
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force rl other body onr poll >"$T/all-par.log" 2>&1
+expect_eq "renew --force of 5 certificates, 4 at a time: exits 0" "$?" 0
+save_log all-par
+expect_eq "the threads of the pass ask for one directory and one nonce, and issue all 5" "$("$PY" -c '
+import collections, json, sys
+k = collections.Counter(e["kind"] for e in json.load(open(sys.argv[1])))
+print(k["directory"], k["nonce"], k["cert"])' "$T/proxy-all-par.json")" "1 1 5"
+
 sanitizer_check "$T"/*.log
 finish
