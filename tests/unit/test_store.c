@@ -104,7 +104,9 @@ test_renew_next(struct store *st, time_t now)
 	row.fingerprint = changed;
 	T_CHECK(store_cert_put(st, &row) == 0);
 	T_CHECK(renew_next(&c, st, now, &next, &failing) == 0);
-	T_CHECK(failing && next == now + sched_backoff(1));
+	T_CHECK(renew_due(&c, st, &due, &reason) == 0);
+	T_CHECK(failing && next == due && next > now);
+	T_STREQ(reason, "backoff after failure");
 	free(fp);
 }
 
