@@ -79,6 +79,11 @@ check-unit: all unit-bins
 demo: all
 	@bash contrib/demo.sh $(BUILD)/acmed
 
+# make bench: figures against targets (tests/bench/bench.sh; a few minutes;
+# Pebble on 127.0.0.1, so on a shared machine run it under unshare -n).
+bench: all
+	@bash tests/bench/bench.sh $(BUILD)/acmed
+
 # make install: PREFIX (default /usr/local) and DESTDIR as usual.  The unit,
 # sysusers.d and tmpfiles.d files go where systemd reads a package's files
 # whatever PREFIX is (UNITDIR above, SYSUSERSDIR, TMPFILESDIR); the example
@@ -117,7 +122,7 @@ install: all
 clean:
 	rm -rf build acmed
 
-.PHONY: all deps check check-unit unit-bins demo install clean
+.PHONY: all deps check check-unit unit-bins demo bench install clean
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

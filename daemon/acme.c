@@ -56,6 +56,7 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&a->mu, NULL);
 	a->order_timeout = ORDER_TIMEOUT_DEFAULT_S;
+	pthread_cond_init(&a->nonce_back, NULL);
 	host = directory_url + 8;
 	olen = 8 + strcspn(host, "/?#");
 	if ((a->dir_url = strdup(directory_url)) == NULL ||
@@ -96,6 +97,7 @@ acme_free(struct acme *a)
 	free(a->eab_kid);
 	crypto_secret_free(a->eab_key, a->eab_key_len);
 	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->nonce_back);
 	free(a);
 }
 
@@ -263,22 +265,43 @@ acme_request(struct acme *a, const char *method, const char *url, const char *bo
 	return r;
 }
 
-/* Take the newest pooled nonce, or fetch one (HEAD newNonce). */
+/* A request counted in nonces_coming was answered (or failed). */
+static void
+nonce_answered(struct acme *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->nonces_coming--;
+	pthread_cond_broadcast(&a->nonce_back);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/*
+ * Take the newest pooled nonce (RFC 8555 7.2), counting it in
+ * nonces_coming: the caller calls nonce_answered() once its request is
+ * answered.  With the pool empty, wait while requests under way will bring
+ * one back, so that threads sharing a session do not each ask for their
+ * own; with none under way, fetch one (HEAD newNonce).
+ */
 static int
 acme_get_nonce(struct acme *a, char **ret)
 {
-	struct http_resp *resp;
+	struct http_resp *resp = NULL;
 	unsigned tries;
 	int r;
 
 	/* Another thread may take the nonce a HEAD brought in; try twice. */
 	for (tries = 0; tries < 3; tries++) {
 		pthread_mutex_lock(&a->mu);
+		while (a->nnonces == 0 && a->nonces_coming > 0)
+			pthread_cond_wait(&a->nonce_back, &a->mu);
 		*ret = a->nnonces > 0 ? a->nonces[--a->nnonces] : NULL;
+		a->nonces_coming++; /* the caller's request, or our HEAD */
 		pthread_mutex_unlock(&a->mu);
 		if (*ret != NULL)
 			return 0;
-		if ((r = acme_request(a, "HEAD", a->new_nonce, NULL, NULL, &resp)) < 0)
+		r = acme_request(a, "HEAD", a->new_nonce, NULL, NULL, &resp);
+		nonce_answered(a);
+		if (r < 0)
 			return r;
 		http_resp_free(resp);
 	}
@@ -408,10 +431,11 @@ acme_post_as(struct acme *a, const struct key *signer, const char *url,
 			return r;
 		r = jws_sign(signer, use_jwk ? NULL : a->kid, nonce, url, payload, &body);
 		free(nonce);
-		if (r < 0)
-			return r;
-		r = acme_request(a, "POST", url, body, accept, &resp);
+		if (r == 0)
+			r = acme_request(a, "POST", url, body, accept, &resp);
+		nonce_answered(a);
 		free(body);
+		body = NULL;
 		if (r < 0)
 			return r;
 		if (!is_bad_nonce(resp)) {

@@ -62,6 +62,8 @@ struct acme {
 	unsigned order_timeout; /* seconds one order may spend polling */
 	/* Guards the HTTP handle and the nonce pool: threads share a session. */
 	pthread_mutex_t mu;
+	unsigned nonces_coming; /* requests under way that will bring a nonce */
+	pthread_cond_t nonce_back; /* one of them was answered */
 };
 
 struct problem {

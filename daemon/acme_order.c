@@ -486,6 +486,12 @@ acme_order_authorize(struct acme *a, struct acme_order *o,
 	for (i = 0; i < o->nauthzs; i++)
 		if ((r = authorize_one(a, o, o->authzs[i], solver)) < 0)
 			return r;
+	/*
+	 * RFC 8555 7.1.6: with every authorization valid the order is
+	 * "ready"; finalize without fetching it first.  A CA that disagrees
+	 * answers orderNotReady, and acme_order_finalize() waits and retries.
+	 */
+	o->status = ACME_READY;
 	return 0;
 }
 

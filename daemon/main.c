@@ -393,34 +393,33 @@ struct plan {
 	size_t nfailing;       /* last attempt failed */
 };
 
-/* Earliest due time over all certificates; "now" if state is unreadable. */
+/*
+ * Earliest due time over all certificates; "now" if state is unreadable.
+ * One read of each row, all in one snapshot: with thousands of
+ * certificates this is most of the daemon's work per wake-up.
+ */
 static void
 make_plan(const struct cfg *c, struct store *st, struct plan *ret)
 {
 	time_t now = clock_now(), due;
-	struct store_cert *row;
-	const char *reason;
+	bool failing;
 	size_t i;
 
 	*ret = (struct plan){.next = now + IDLE_WAKE_MAX_S};
+	(void)store_read_begin(st);
 	for (i = 0; i < c->ncerts; i++) {
-		time_t ari;
-
-		if (renew_due(&c->certs[i], st, &due, &reason) < 0)
+		failing = false;
+		if (renew_next(&c->certs[i], st, now, &due, &failing) < 0)
 			due = now;
-		if (renew_ari_fetch(&c->certs[i], st, &ari) == 0 && ari < due)
-			due = ari;
 		if (due <= now)
 			ret->ndue++;
 		if (due < ret->next || ret->next_name == NULL) {
 			ret->next = due < ret->next ? due : ret->next;
 			ret->next_name = c->certs[i].name;
 		}
-		if (store_cert_get(st, c->certs[i].name, &row) == 0) {
-			ret->nfailing += row->failures > 0;
-			store_cert_free(row);
-		}
+		ret->nfailing += failing;
 	}
+	store_read_end(st);
 }
 
 /* "2d 4h", "3h 5m", "42s": a short human duration. */

@@ -113,40 +113,57 @@ out:
 	return r;
 }
 
-int
-renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
-    const char **ret_reason)
+/* sched_due() for "c" given its state row (NULL: none yet). */
+static int
+due_from_row(const struct cfg_cert *c, const struct store_cert *row,
+    time_t *ret_due, const char **ret_reason)
 {
-	struct store_cert *row = NULL;
 	enum sched_reason why;
 	char *fp;
 	int r;
 
 	if ((r = renew_fingerprint(c, &fp)) < 0)
 		return r;
-	r = store_cert_get(st, c->name, &row);
-	if (r < 0 && r != -ENOENT) {
-		free(fp);
-		return r;
-	}
 	*ret_due = sched_due(row, fp, deploy_present(c), &why);
 	*ret_reason = sched_reason_name(why);
-	store_cert_free(row);
 	free(fp);
 	return 0;
 }
 
 int
-renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret)
+renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
+    const char **ret_reason)
 {
 	struct store_cert *row = NULL;
-	int r = store_cert_get(st, c->name, &row);
+	int r;
 
+	r = store_cert_get(st, c->name, &row);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	*ret = sched_ari_fetch(row, clock_now());
+	r = due_from_row(c, row, ret_due, ret_reason);
 	store_cert_free(row);
-	return 0;
+	return r;
+}
+
+int
+renew_next(const struct cfg_cert *c, struct store *st, time_t now,
+    time_t *ret_next, bool *ret_failing)
+{
+	struct store_cert *row = NULL;
+	const char *reason;
+	time_t due, ari;
+	int r;
+
+	r = store_cert_get(st, c->name, &row);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if ((r = due_from_row(c, row, &due, &reason)) == 0) {
+		ari = sched_ari_fetch(row, now);
+		*ret_next = ari < due ? ari : due;
+		*ret_failing = row != NULL && row->failures > 0;
+	}
+	store_cert_free(row);
+	return r;
 }
 
 /*

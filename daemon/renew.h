@@ -39,7 +39,12 @@ int renew_fingerprint(const struct cfg_cert *c, char **ret);
 int renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
     const char **ret_reason);
 
-/* When renewalInfo for "c" should next be fetched (SCHED_NEVER: not). */
-int renew_ari_fetch(const struct cfg_cert *c, struct store *st, time_t *ret);
+/*
+ * For the scheduler, from one read of the state row: the earlier of the
+ * renewal time and the next renewalInfo fetch, and whether the last
+ * attempt failed.
+ */
+int renew_next(const struct cfg_cert *c, struct store *st, time_t now,
+    time_t *ret_next, bool *ret_failing);
 
 #endif

@@ -20,6 +20,7 @@
 struct store {
 	sqlite3 *db;
 	char path[STORE_PATH_MAX];
+	bool in_read; /* between store_read_begin() and store_read_end() */
 };
 
 /* Each entry moves the schema from version i to i + 1. */
@@ -349,6 +350,26 @@ cert_sql(bool insert)
 		snprintf(buf + o, 1024 - o, " FROM certificates WHERE name = ?");
 	}
 	return buf;
+}
+
+int
+store_read_begin(struct store *s)
+{
+	if (s->in_read)
+		return -EBUSY;
+	if (exec(s, "BEGIN") < 0)
+		return -EIO;
+	s->in_read = true;
+	return 0;
+}
+
+void
+store_read_end(struct store *s)
+{
+	if (!s->in_read)
+		return;
+	s->in_read = false;
+	(void)exec(s, "COMMIT");
 }
 
 int

@@ -62,6 +62,13 @@ int store_open(const char *state_dir, struct store **ret);
 int store_open_readonly(const char *state_dir, struct store **ret);
 void store_close(struct store *s);
 
+/*
+ * Run the reads between these two in one read transaction: one snapshot
+ * and one round of file locking instead of one per statement.  For a
+ * single thread's batch of reads only (the scheduler's plan).
+ */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
 /* -ENOENT when no row exists. */
 int store_cert_get(struct store *s, const char *name, struct store_cert **ret);
 void store_cert_free(struct store_cert *c);

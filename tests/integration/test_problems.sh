@@ -346,8 +346,9 @@ n=$(count_kind "$T/proxy-to.json" authz)
 check "order_timeout: polled while pending, spaced by Retry-After ($n polls in 5 s)" in_range "$n" 2 6
 check "order_timeout: no certificate" test ! -e "$O/to/cert.pem"
 # The order itself stuck in "processing" after finalize: the same bound.
+# (acmed fetches the order only after finalize: every fetch is answered.)
 proxy_ctl /reset '{}' >/dev/null
-inject "{\"match\": \"order\", \"skip\": 1, \"count\": -1, \"status\": 200, \"retry_after\": \"1\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"tord.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
+inject "{\"match\": \"order\", \"count\": -1, \"status\": 200, \"retry_after\": \"1\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"tord.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
 T0=$(date +%s)
 acmed2 renew tord >"$T/tord.log" 2>&1
 rc=$? T1=$(date +%s)
@@ -359,7 +360,7 @@ check "order_timeout: the order was polled while processing ($(count_kind "$T/pr
     in_range "$(count_kind "$T/proxy-tord.json" order)" 1 6
 
 # Order polling honours Retry-After: one "processing" answer with
-# Retry-After: 2 after finalize, then the real order (default timeout).
+# Retry-After: 2 to the first fetch after finalize, then the real order.
 cat >>"$C/acmed.yaml" <<EOF
   - name: orp
     domains: [orp.example.org]
@@ -367,7 +368,7 @@ $(http)
     output: $O/orp
 EOF
 proxy_ctl /reset '{}' >/dev/null
-inject "{\"match\": \"order\", \"skip\": 1, \"status\": 200, \"retry_after\": \"2\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"orp.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
+inject "{\"match\": \"order\", \"status\": 200, \"retry_after\": \"2\", \"body\": {\"status\": \"processing\", \"identifiers\": [{\"type\": \"dns\", \"value\": \"orp.example.org\"}], \"authorizations\": [\"$ORIGIN/authZ/x1\"], \"finalize\": \"$ORIGIN/finalize-order/x\"}}"
 acmed renew orp >"$T/orp.log" 2>&1
 expect_eq "order processing once with Retry-After 2: issued in the end" "$?" 0
 save_log orp
@@ -406,6 +407,27 @@ acmed renew --force fin >"$T/fin-ok.log" 2>&1
 expect_eq "fin: issued once finalize works (the refused order was not resumed)" "$?" 0
 save_log fin-ok
 expect_eq "fin: a new order was placed" "$(norders "$T/proxy-fin-ok.json" fin.example.org)" 1
+
+# ---- 11. no order fetch between the authorizations and finalize (RFC 8555 7.1.6) --------
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force body >"$T/body-seq.log" 2>&1
+expect_eq "single-name issuance: exits 0" "$?" 0
+save_log body-seq
+expect_eq "with every authorization valid, finalize follows the last authorization poll directly" "$("$PY" -c '
+import json, sys
+seq = [e["kind"] for e in json.load(open(sys.argv[1])) if e["kind"] in ("newOrder", "authz", "challenge", "order", "finalize", "cert")]
+ok = seq[:1] == ["newOrder"] and "finalize" in seq and "order" not in seq[:seq.index("finalize")] and seq[-1] == "cert"
+print("ok" if ok else seq)' "$T/proxy-body-seq.json")" ok
+
+# ---- 12. a parallel pass shares one session: one directory, one nonce (RFC 8555 7.2) -----
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force rl other body onr poll >"$T/all-par.log" 2>&1
+expect_eq "renew --force of 5 certificates, 4 at a time: exits 0" "$?" 0
+save_log all-par
+expect_eq "the threads of the pass ask for one directory and one nonce, and issue all 5" "$("$PY" -c '
+import collections, json, sys
+k = collections.Counter(e["kind"] for e in json.load(open(sys.argv[1])))
+print(k["directory"], k["nonce"], k["cert"])' "$T/proxy-all-par.json")" "1 1 5"
 
 sanitizer_check "$T"/*.log
 finish
