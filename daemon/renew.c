@@ -523,20 +523,17 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		    (r = save_pending_key(p, c, k)) < 0)
 			goto out;
 	}
-	/* A CA-side dead end (not a transient error): do not resume it. */
+	if (r == 0)
+		r = download_chain(c, a, o->certificate, k, &ci);
+	/*
+	 * A CA-side dead end (not a transient error) is not resumed: a
+	 * refused chain (not for our key, a broken signature, a key block)
+	 * or a refused download would only come again.
+	 */
 	if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
 		forget_order(p, c);
 	if (r < 0)
 		goto out;
-	if ((r = download_chain(c, a, o->certificate, k, &ci)) < 0) {
-		/*
-		 * A refused chain (not for our key, a broken signature, a key
-		 * block...) would be served again: order anew next time.
-		 */
-		if (r == -EPROTO)
-			forget_order(p, c);
-		goto out;
-	}
 	if (!names_match(c, ci)) {
 		char got[256] = "";
 		size_t i, at = 0;

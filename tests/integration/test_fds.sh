@@ -18,7 +18,7 @@ export PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=100
 HP=${CHALL_HTTP_PORT:-5002} PASSES=${FD_PASSES:-100} NCERTS=12
 start_pebble
 
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 fd_list() { # fd_list PID: "fd -> target", one a line (sockets by type only)
     local f
     for f in /proc/"$1"/fd/*; do

@@ -6,11 +6,12 @@
 # deeply nested JSON, terminal escapes in error text, unusable nonces, a
 # huge Retry-After and Location headers to other origins.
 #
-# Every case must: exit 1 (a clean failure, not a crash), log an error that
-# names the certificate and says what was wrong (and record it as the
-# certificate's last error), and change no file outside the state directory
-# and the webroot's challenge directory; the certificates already installed
-# stay byte-identical, inodes included.
+# Every case must: exit 1 (a clean failure, not a crash, no sanitizer
+# report), end with "NAME: renewal failed: <what was wrong>" and record
+# that as the certificate's last error, change no file outside the state
+# directory and the webroot's challenge directory (the certificates already
+# installed stay byte-identical, inodes included), run no reload hook, and
+# leave no order behind that the next case would resume.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/acmeproxy.sh
@@ -106,15 +107,18 @@ inject() { # inject RULES (through a file: some are too long for argv)
 ncases=0
 # run_case NAME WANT-ERE RULE... : one hostile answer (or a few) per case.
 run_case() {
-    local name=$1 want=$2 rules log rc why=() lasterr fired
+    local name=$1 want=$2 rules log rc why=() lasterr fired before
     shift 2
     rules=$(IFS=,; echo "$*")
     ncases=$((ncases + 1))
     log=$L/case-$ncases.log
     # (no 409 alreadyReplaced for the refused certificates' predecessor)
-    proxy_ctl /reset '{}' >/dev/null && proxy_ctl /replaces '{"enforce": false}' >/dev/null ||
-        { fail "$name: proxy reset"; return; }
+    if ! proxy_ctl /reset '{}' >/dev/null || ! proxy_ctl /replaces '{"enforce": false}' >/dev/null; then
+        fail "$name: proxy reset"
+        return
+    fi
     inject "$rules" || { fail "$name: the proxy takes the rules" "$(cut -c1-300 <<<"$rules")"; return; }
+    before=$(snapshot)
     acmed renew --force victim >"$log" 2>&1
     rc=$?
     ((rc == 1)) || why+=("exit status $rc, want 1")
@@ -126,7 +130,7 @@ run_case() {
     grep -Eq -- "$want" <<<"$lasterr" || why+=("last_error \"$lasterr\" does not match")
     # A refused order is not resumed: the next case starts a new one.
     ! grep -q 'resuming order' "$log" || why+=("an earlier refused order was resumed")
-    [[ $(snapshot) == "$SNAP0" ]] || why+=("files outside the state changed: $(diff <(printf '%s\n' "$SNAP0") <(snapshot) | head -n 4 | tr '\n' ' ')")
+    [[ $(snapshot) == "$before" ]] || why+=("files outside the state changed: $(diff <(printf '%s\n' "$before") <(snapshot) | head -n 4 | tr '\n' ' ')")
     if ((${#why[@]} == 0)); then
         ok "case $ncases, $name: $(grep -Eo "renewal failed: .*" "$log" | head -n 1 | cut -c17-150)"
     else
@@ -170,13 +174,15 @@ run_case "certificate URL on another origin" 'certificate URL "https://127\.0\.0
 run_case "certificate URL with %2e%2e%2f" 'certificate URL "[^"]*%2[eE][^"]*" has .*an encoded dot' \
     "$(cert_url_sub '/certZ/' '/certZ/%2e%2e%2f%2e%2e%2fmy-account%2f')"
 
+# shellcheck disable=SC2016 # (meant literally)
+SHELLTOKEN='AAAAAAAAAAAAAAAA$(touch pwned);`id`|x&y>z'
 # ---- challenge tokens ----------------------------------------------------------
 run_case "token with /" 'token is missing or not base64url' \
     "$(pending_authz "$(challenge "{origin}/chalZ/x" "AAAAAAAAAAAAAAAAAAAA/BBBBBBBBBBBBBBBBBBBB")")"
 run_case "token with .. climbing out of the webroot" 'token is missing or not base64url' \
     "$(pending_authz "$(challenge "{origin}/chalZ/x" "AAAAAAAAAAAAAAAA/../../../../../../acmed-evil-token")")"
 run_case "token with shell metacharacters" 'token is missing or not base64url' \
-    "$(pending_authz "$(challenge "{origin}/chalZ/x" 'AAAAAAAAAAAAAAAA$(touch pwned);`id`|x&y>z')")"
+    "$(pending_authz "$(challenge "{origin}/chalZ/x" "$SHELLTOKEN")")"
 run_case "token of 300 characters" 'token is missing or not base64url' \
     "$(pending_authz "$(challenge "{origin}/chalZ/x" "$(printf 'A%.0s' {1..300})")")"
 
@@ -199,6 +205,8 @@ run_case "leaf not signed by the chain's intermediate" 'refusing the new certifi
     "$(forge bad_signature)"
 run_case "certificate download is not PEM at all" 'refusing the new certificate: no certificate in the chain' \
     '{"match": "cert", "action": "rewrite", "body": "\u0000\u0001 MZ binary junk \u00ff"}'
+run_case "certificate download refused (403)" 'certificate download: HTTP 403' \
+    '{"match": "cert", "status": 403}'
 
 # ---- JSON the parser must not choke on -------------------------------------------
 run_case "oversized authorization (3 MiB)" 'too large|size cap' \
@@ -210,7 +218,7 @@ run_case "order status is not a status" 'order has no valid status' \
 
 # ---- headers ---------------------------------------------------------------------
 run_case "Replay-Nonce with characters outside base64url" 'no usable Replay-Nonce' \
-    '{"match": "any", "count": -1, "action": "rewrite", "headers": {"Replay-Nonce": "abc+/def=$(id)"}}'
+    '{"match": "any", "count": -1, "action": "rewrite", "headers": {"Replay-Nonce": "abc+/def=;id"}}'
 run_case "Replay-Nonce of 300 characters" 'no usable Replay-Nonce' \
     "{\"match\": \"any\", \"count\": -1, \"action\": \"rewrite\", \"headers\": {\"Replay-Nonce\": \"$(printf 'N%.0s' {1..300})\"}}"
 
@@ -233,7 +241,6 @@ else
 fi
 
 # ---- Retry-After far in the future -----------------------------------------------
-T0=$(date +%s)
 run_case "429 with a Retry-After of 10^20 s" 'HTTP 429' \
     '{"match": "newOrder", "status": 429, "retry_after": "100000000000000000000"}'
 check "the huge Retry-After is capped at a week" grep -q 'victim: newOrder: the CA asks for 604800 s before a retry' "$L/case-$ncases.log"
@@ -244,6 +251,12 @@ expect_eq "acmed status copes with it (exit 0)" "$?" 0
 
 # ---- afterwards ------------------------------------------------------------------
 expect_eq "malicious cases run" "$((ncases >= 20))" 1
+if [[ $(snapshot) == "$SNAP0" ]]; then
+    ok "after all cases, every file outside the state is as after the first issuance (byte for byte, same inodes)"
+else
+    fail "after all cases, every file outside the state is as after the first issuance" \
+        "$(diff <(printf '%s\n' "$SNAP0") <(snapshot) | head -n 6)"
+fi
 check "no stray token file outside the webroot" test ! -e "$T/acmed-evil-token" -a ! -e /acmed-evil-token
 check "no shell ran a token (no file \"pwned\")" test -z "$(find "$T" -name pwned)"
 expect_eq "the reload hook never ran for a refused certificate" "$(wc -l <"$T/hook.log" 2>/dev/null || echo 0)" 1

@@ -84,7 +84,7 @@ EOF
 }
 
 lifecycle() { # lifecycle UMASK
-    local um=$1 D=$T/u$1 tr rc
+    local um=$1 D=$T/u$1 rc
     local C=$D/config S=$D/state O=$D/out
     mkdir -p "$C" "$D/trace"
     cat >"$C/acmed.yaml" <<EOF
