@@ -801,7 +801,10 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if rule and rule.get("action") == "rewrite":
             rewrite(r, rule, "https://" + self.host())
         if rule and rule.get("action") == "forge" and r.status == 200:
-            forge(r, rule)
+            try:
+                forge(r, rule)
+            except (ValueError, OSError, x509.ExtensionNotFound) as e:
+                log("forge %s failed, answer left as is: %s" % (rule["forge"], e))
         # These two spoil whatever answer was produced (Pebble's or ours).
         if rule and rule.get("action") == "truncate":
             r.truncate = True
