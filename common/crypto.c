@@ -484,8 +484,14 @@ fail:
 	return NULL;
 }
 
+/*
+ * The SANs of "x" into ci->names.  A DNS name with a NUL (which would cut
+ * "victim.example.org\0.evil" short into a name we asked for) or a byte
+ * outside printable ASCII makes the certificate unacceptable: -EPROTO with
+ * "err" set.
+ */
 static int
-collect_names(X509 *x, struct cert_info *ci)
+collect_names(X509 *x, struct cert_info *ci, char *err, size_t err_size)
 {
 	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	int i, n = gens != NULL ? sk_GENERAL_NAME_num(gens) : 0, r = 0;
@@ -501,6 +507,15 @@ collect_names(X509 *x, struct cert_info *ci)
 		if (g->type == GEN_DNS) {
 			d = ASN1_STRING_get0_data(g->d.dNSName);
 			len = ASN1_STRING_length(g->d.dNSName);
+			for (int k = 0; k < len; k++) {
+				if (d[k] <= 0x20 || d[k] >= 0x7f) {
+					snprintf(err, err_size, "certificate has a DNS name with a control, space or non-ASCII byte");
+					r = -EPROTO;
+					break;
+				}
+			}
+			if (r < 0)
+				break;
 			if ((s = strndup((const char *)d, (size_t)len)) == NULL)
 				r = -ENOMEM;
 			for (char *p = s; p != NULL && *p; p++)
@@ -691,7 +706,7 @@ crypto_chain_inspect(const char *pem, size_t len, const struct key *key,
 		r = -EPROTO;
 		goto out;
 	}
-	if ((r = collect_names(certs[0], ci)) < 0 || (r = collect_ari_parts(certs[0], ci)) < 0)
+	if ((r = collect_names(certs[0], ci, err, err_size)) < 0 || (r = collect_ari_parts(certs[0], ci)) < 0)
 		goto out;
 	r = -ENOMEM;
 	if ((ci->top_issuer = issuer_cn(certs[n - 1])) == NULL)

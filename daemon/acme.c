@@ -194,34 +194,100 @@ acme_fail(struct acme *a, const char *fmt, ...)
 	log_err("%s: %s", acme_tls.subject, acme_tls.last_error);
 }
 
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
- * A URL from the server is used only if it is https on the directory's
- * origin, of sane length and free of control characters and spaces.
+ * Path tricks in a URL on our origin: a "." or ".." segment (curl and
+ * servers resolve them, so "/finalize-order/../../revoke-cert" names
+ * another resource than it seems to), or a percent escape that is
+ * malformed or decodes to a dot, slash, backslash, "%" or a control
+ * character (which a server may decode into the same).  "path" is the
+ * part after the origin, starting with "/".
  */
-bool
-acme_url_ok(const struct acme *a, const char *url)
+static bool
+path_tricky(const char *path)
+{
+	const char *seg = path, *p;
+	size_t n;
+
+	while (*seg == '/') {
+		seg++;
+		n = strcspn(seg, "/?#");
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return true;
+		seg += n;
+	}
+	for (p = path; (p = strchr(p, '%')) != NULL; p++) {
+		int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]), v;
+
+		if (lo < 0)
+			return true;
+		v = hi * 16 + lo;
+		if (v == '.' || v == '/' || v == '\\' || v == '%' || v < 0x20 || v == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Why a URL from the server is not to be used, or NULL if it is fine: it
+ * must be https on the directory's origin (so no other host, port or
+ * userinfo), of sane length, free of control characters, spaces and
+ * backslashes, and of path tricks.
+ */
+static const char *
+url_problem(const struct acme *a, const char *url)
 {
 	size_t olen = strlen(a->origin), i;
 
-	if (url == NULL || strlen(url) > URL_LEN_MAX || strncmp(url, a->origin, olen) != 0 ||
-	    url[olen] != '/')
-		return false;
+	if (strlen(url) > URL_LEN_MAX)
+		return "is too long";
+	if (strncmp(url, a->origin, olen) != 0 || url[olen] != '/')
+		return "is not https on the CA's origin";
 	for (i = 0; url[i] != '\0'; i++)
 		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '\\')
-			return false;
-	return true;
+			return "has a space, backslash, control or non-ASCII character";
+	if (path_tricky(url + olen))
+		return "has a \".\" or \"..\" path segment or an encoded dot, slash or control character";
+	return NULL;
+}
+
+bool
+acme_url_ok(const struct acme *a, const char *url)
+{
+	return url != NULL && url_problem(a, url) == NULL;
+}
+
+int
+acme_check_url(struct acme *a, const char *what, const char *url)
+{
+	const char *why = url != NULL ? url_problem(a, url) : "is missing";
+	char esc[160];
+
+	if (why == NULL)
+		return 0;
+	acme_fail(a, "%s URL \"%s\" %s (directory origin %s)", what,
+	    url != NULL ? log_escape(esc, sizeof(esc), url, strlen(url)) : "", why, a->origin);
+	return -EPROTO;
 }
 
 int
 acme_take_url(struct acme *a, const char *what, const char *url, char **dst)
 {
-	char esc[160];
+	int r;
 
-	if (!acme_url_ok(a, url)) {
-		acme_fail(a, "%s URL \"%s\" is not https on the CA's origin %s", what,
-		    url != NULL ? log_escape(esc, sizeof(esc), url, strlen(url)) : "(missing)", a->origin);
-		return -EPROTO;
-	}
+	if ((r = acme_check_url(a, what, url)) < 0)
+		return r;
 	free(*dst);
 	if ((*dst = strdup(url)) == NULL)
 		return -ENOMEM;
@@ -376,8 +442,14 @@ acme_http_failure(struct acme *a, const char *what, const struct http_resp *resp
 
 	acme_parse_problem(resp, &p);
 	memcpy(acme_tls.last_type, p.type, sizeof(acme_tls.last_type));
-	if (resp->retry_after != NULL && clock_parse_retry_after(resp->retry_after, clock_now(), &ra) == 0)
+	if (resp->retry_after != NULL && clock_parse_retry_after(resp->retry_after, clock_now(), &ra) == 0) {
+		/* A CA may defer us, but not until the certificate expires. */
+		if (ra > RETRY_AFTER_MAX_S) {
+			log_notice("%s: %s: Retry-After of %ld s capped to %d s", acme_tls.subject, what, ra, RETRY_AFTER_MAX_S);
+			ra = RETRY_AFTER_MAX_S;
+		}
 		acme_tls.retry_after = ra;
+	}
 	acme_fail(a, "%s: HTTP %ld%s%s%s%s%s", what, resp->status, p.type[0] ? " " : "", p.type,
 	    p.detail[0] ? ": " : "", p.detail, ra > 0 ? " (the CA asks to wait before retrying)" : "");
 	if (json_parse(resp->body, resp->body_len, &j, NULL, 0) == 0)

@@ -33,6 +33,7 @@ extern _Thread_local struct acme_call acme_tls;
 #define URL_LEN_MAX 2048
 #define TOKEN_LEN_MAX 256
 #define ORDER_TIMEOUT_DEFAULT_S 600 /* cfg.c's default for global.order_timeout */
+#define RETRY_AFTER_MAX_S (7 * 86400) /* the longest wait a failure may ask for */
 #define POLL_DELAY_MAX_S 30
 #define FINALIZE_TRIES 5
 #define PROFILES_MAX 64
@@ -74,6 +75,8 @@ struct problem {
 extern const char *const acme_status_names[ACME_UNKNOWN];
 
 bool acme_url_ok(const struct acme *a, const char *url);
+/* As acme_url_ok(); a bad URL is recorded with acme_fail() (-EPROTO). */
+int acme_check_url(struct acme *a, const char *what, const char *url);
 int acme_take_url(struct acme *a, const char *what, const char *url, char **dst);
 int acme_request(struct acme *a, const char *method, const char *url,
     const char *body, const char *accept, struct http_resp **ret);

@@ -356,10 +356,8 @@ pick_challenge(struct acme *a, const struct json *authz, const char *type,
 			continue;
 		url = json_get_str(ch, "url");
 		token = json_get_str(ch, "token");
-		if (!acme_url_ok(a, url)) {
-			acme_fail(a, "challenge URL is not https on the CA's origin");
+		if (acme_check_url(a, "challenge", url) < 0)
 			return -EPROTO;
-		}
 		/* RFC 8555 8.3: tokens are base64url; never trust them in paths otherwise. */
 		if (token == NULL || strlen(token) > TOKEN_LEN_MAX || strlen(token) < 16 || !b64url_valid(token)) {
 			acme_fail(a, "challenge token is missing or not base64url");

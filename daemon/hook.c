@@ -65,8 +65,11 @@ child(char *const *argv, char **env, int out)
 	}
 	dup2(out, STDOUT_FILENO);
 	dup2(out, STDERR_FILENO);
-	if (out > STDERR_FILENO)
-		close(out);
+	/*
+	 * Nothing else: not what libraries opened without O_CLOEXEC (libcurl's
+	 * sockets to the CA), nor what our own parent left open for us.
+	 */
+	closefrom(STDERR_FILENO + 1);
 	execve(argv[0], argv, env);
 	_exit(127);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -94,6 +95,15 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	r->body_len += n;
 	r->body[r->body_len] = '\0';
 	return n;
+}
+
+/* libcurl's own sockets lack FD_CLOEXEC; ours are born with it. */
+static curl_socket_t
+open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
 }
 
 /* Keep a header value, trimmed; the last occurrence wins. */
@@ -199,6 +209,7 @@ http_request(struct http *h, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "POST") == 0) {

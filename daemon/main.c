@@ -39,7 +39,7 @@
 #define EXIT_NOTHING 2
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
-#define WORKER_RESPAWN_MIN_S 60
+#define WORKER_RESPAWN_MIN_S 60 /* default; see respawn_min() */
 #define IDLE_WAKE_MAX_S (24 * 3600)
 
 struct opts {
@@ -379,6 +379,7 @@ spawn_worker(const struct opts *o, char *config_dir)
 	if (pid == 0) {
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		closefrom(STDERR_FILENO + 1); /* the worker starts with 0-2 only */
 		execve("/proc/self/exe", argv, environ);
 		_exit(127);
 	}
@@ -445,6 +446,7 @@ struct daemon {
 	struct store *st;
 	pid_t worker;
 	time_t last_spawn;
+	long respawn_min; /* seconds between worker starts */
 	bool once;
 	int worker_status;
 	unsigned generation;     /* of the configuration snapshot */
@@ -507,6 +509,28 @@ snapshot_config(struct daemon *d)
 	(void)fs_sync_dir(d->o->state_dir);
 	prune_snapshots(d, name);
 	snprintf(d->snapshot, sizeof(d->snapshot), "%s", link);
+}
+
+/*
+ * At most one worker per WORKER_RESPAWN_MIN_S, so that a certificate that
+ * stays due cannot make the daemon spin.  Tests that drive many passes
+ * through one daemon shorten it with ACMED_RESPAWN_MIN_S (0..60), as they
+ * set the clock with ACMED_FAKE_NOW.
+ */
+static long
+respawn_min(void)
+{
+	const char *v = getenv("ACMED_RESPAWN_MIN_S");
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return WORKER_RESPAWN_MIN_S;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 0 || n > WORKER_RESPAWN_MIN_S)
+		return WORKER_RESPAWN_MIN_S;
+	return n;
 }
 
 static void
@@ -592,14 +616,14 @@ daemon_loop(struct daemon *d, int sfd)
 			return d->worker_status == 0 || d->worker_status == EXIT_NOTHING ? EXIT_SUCCESS : EXIT_FAILURE;
 		make_plan(d->cfg, d->st, &plan);
 		due = plan.next;
-		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
+		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + d->respawn_min)) {
 			d->last_spawn = clock_now();
 			if ((d->worker = spawn_worker(d->o, d->snapshot[0] ? d->snapshot : d->o->config_dir)) < 0)
 				d->worker_status = EXIT_FAILURE;
 			continue;
 		}
 		if (d->worker <= 0 && plan.ndue > 0)
-			due = d->last_spawn + WORKER_RESPAWN_MIN_S;
+			due = d->last_spawn + d->respawn_min;
 		if (d->once && d->worker <= 0)
 			return EXIT_SUCCESS; /* nothing due */
 		notify_status("%zu certificate(s), next: %s %s, %zu failing%s", d->cfg->ncerts,
@@ -624,7 +648,7 @@ daemon_loop(struct daemon *d, int sfd)
 static int
 cmd_run(const struct opts *o, int argc, char **argv)
 {
-	struct daemon d = {.o = o};
+	struct daemon d = {.o = o, .respawn_min = respawn_min()};
 	sigset_t mask;
 	int sfd, rc, lockfd = -1;
 

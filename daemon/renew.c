@@ -398,7 +398,8 @@ download_chain(const struct cfg_cert *c, struct acme *a, const char *url,
 	r = crypto_chain_inspect(pem, len, k, &ci, err, sizeof(err));
 	free(pem);
 	if (r < 0) {
-		log_err("%s: refusing the new certificate: %s", c->name, err);
+		/* As the certificate's error: status and the state show why. */
+		acme_fail(a, "refusing the new certificate: %s", err);
 		goto out;
 	}
 	for (i = 0; c->preferred_chain != NULL && strcmp(ci->top_issuer, c->preferred_chain) != 0 && i < alts.n; i++) {
@@ -581,19 +582,31 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		    (r = save_pending_key(p, c, k)) < 0)
 			goto out;
 	}
-	/* A CA-side dead end (not a transient error): do not resume it. */
+	if (r == 0)
+		r = download_chain(c, a, o->certificate, k, &ci);
+	/*
+	 * A CA-side dead end (not a transient error) is not resumed: a
+	 * refused chain (not for our key, a broken signature, a key block)
+	 * or a refused download would only come again.
+	 */
 	if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
 		forget_order(p, c);
-	if (r < 0 || (r = download_chain(c, a, o->certificate, k, &ci)) < 0)
+	if (r < 0)
 		goto out;
 	if (!names_match(c, ci)) {
-		log_err("%s: refusing the new certificate: its names differ from the configuration", c->name);
+		char got[256] = "";
+		size_t i, at = 0;
+
+		/* (collect_names() let only printable ASCII through) */
+		for (i = 0; i < ci->nnames && at < sizeof(got); i++)
+			at += (size_t)snprintf(got + at, sizeof(got) - at, "%s%s", i ? " " : "", ci->names[i]);
+		acme_fail(a, "refusing the new certificate: its names (%s) differ from the configuration", got);
 		r = -EPROTO;
 		forget_order(p, c);
 		goto out;
 	}
 	if (ci->not_after <= clock_now()) {
-		log_err("%s: refusing the new certificate: it has already expired", c->name);
+		acme_fail(a, "refusing the new certificate: it has already expired");
 		r = -EPROTO;
 		forget_order(p, c);
 		goto out;

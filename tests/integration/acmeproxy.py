@@ -96,9 +96,41 @@ Injection RULE:
                "nonjson"          200 text/html junk
                "huge"             200 with a 10 MiB JSON-ish body ("size")
                "alreadyReplaced"  409 alreadyReplaced problem
-               "invalidProfile"   400 invalidProfile problem}
+               "invalidProfile"   400 invalidProfile problem
+               "rewrite"          forward, then change Pebble's answer (below)
+               "forge"            forward a cert request, then replace the
+                                  chain with a forged one (below)}
   Synthetic answers to JWS POSTs always carry a fresh Replay-Nonce (taken from
   Pebble with HEAD /nonce-plz).
+
+  "rewrite" (a hostile CA): Pebble answers as usual, then, in this order,
+    "patch": [OP, ...]  on a JSON body (skipped for non-JSON), each OP one of
+        {"op": "add" | "replace", "path": PTR, "value": V}   (path "" = all)
+        {"op": "remove", "path": PTR}
+        {"op": "sub", "path": PTR, "pattern": RE, "repl": S}  (re.sub on a
+                                                  string value, count 1)
+      PTR is an RFC 6901 JSON pointer ("/authorizations/0").
+    "body": "raw text"      replace the body (after the patch, if both)
+    "new_status": N         replace the status code
+    "content_type": "..."   replace Content-Type
+    "headers": {NAME: VALUE | null}   set (or with null drop) a header
+    "header_sub": {NAME: [RE, S]}     re.sub on a header Pebble sent
+  In every string value above "{origin}" stands for https://HOST (the
+  address the client used) and "{orig}" for the value being replaced.
+
+  "forge" (certificates): parse Pebble's chain, then answer with
+    "forge": "wrong_key"     leaf for a fresh key, signed by the intermediate
+             "extra_name"    leaf with one more SAN ("extra_name", default
+                             extra.example.org), same key, signed
+             "missing_name"  leaf without its last SAN, same key, signed
+             "nul_name"      leaf whose last SAN gets "\\0.evil.example"
+                             appended (a NUL inside the name), signed
+             "expired"       leaf valid from 10 days ago to 1 day ago
+             "bad_signature" leaf signed by a self-made key, chain unchanged
+             "private_key"   the real chain plus a PRIVATE KEY block
+             "junk"          the real leaf plus a CERTIFICATE block of junk
+  "issuer_key": PATH (PEM) is the intermediate's key, needed by the kinds
+  that sign (Pebble's management API: GET /intermediate-keys/0).
 """
 
 import argparse
@@ -132,7 +164,9 @@ PROFILE_MODES = ("echo", "omit", "mismatch")
 KINDS = ("directory", "nonce", "newAccount", "newOrder", "order", "authz",
          "challenge", "finalize", "cert", "renewalInfo", "other")
 ACTIONS = ("reset", "reset_after", "stall", "truncate", "nonjson", "huge",
-           "alreadyReplaced", "invalidProfile")
+           "alreadyReplaced", "invalidProfile", "rewrite", "forge")
+FORGE_KINDS = ("wrong_key", "extra_name", "missing_name", "expired",
+               "bad_signature", "private_key", "junk", "nul_name")
 DEFAULT_RETRY_AFTER = "21600"
 # Response headers never relayed from Pebble (hop-by-hop, or set by us).
 SKIP_RESPONSE_HEADERS = {"connection", "keep-alive", "transfer-encoding",
@@ -266,6 +300,148 @@ def cert_info(pem):
 
 
 # --------------------------------------------------------------------------
+# A hostile CA: rewritten answers and forged certificates
+
+def expand(value, origin, orig):
+    """"{origin}" and "{orig}" in strings (recursively), else value as is."""
+    if isinstance(value, str):
+        return value.replace("{origin}", origin).replace(
+            "{orig}", orig if isinstance(orig, str) else json.dumps(orig))
+    if isinstance(value, list):
+        return [expand(v, origin, orig) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v, origin, orig) for k, v in value.items()}
+    return value
+
+
+def pointer_parent(doc, ptr):
+    """(container, key) for an RFC 6901 pointer; KeyError/IndexError if absent."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+    cur = doc
+    for p in parts[:-1]:
+        cur = cur[int(p)] if isinstance(cur, list) else cur[p]
+    key = parts[-1]
+    if isinstance(cur, list):
+        key = len(cur) if key == "-" else int(key)
+    return cur, key
+
+
+def apply_patch(doc, ops, origin):
+    """The document after the patch ops (see the docstring)."""
+    for op in ops:
+        if op["path"] == "":
+            doc = expand(op.get("value"), origin, doc)
+            continue
+        parent, key = pointer_parent(doc, op["path"])
+        exists = (key < len(parent)) if isinstance(parent, list) else key in parent
+        orig = parent[key] if exists else None
+        if op["op"] == "remove":
+            del parent[key]
+        elif op["op"] == "sub":
+            parent[key] = re.sub(op["pattern"], expand(op["repl"], origin, orig),
+                                 orig, count=1)
+        elif op["op"] == "add" and isinstance(parent, list):
+            parent.insert(key, expand(op.get("value"), origin, orig))
+        else:
+            parent[key] = expand(op.get("value"), origin, orig)
+    return doc
+
+
+def rewrite(r, rule, origin):
+    """Change a forwarded Response r as a "rewrite" rule says."""
+    if rule.get("patch"):
+        try:
+            doc = json.loads(r.body)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            try:
+                doc = apply_patch(doc, rule["patch"], origin)
+                r.body = json.dumps(doc, indent=3).encode()
+            except (KeyError, IndexError, ValueError, TypeError) as e:
+                log("rewrite: patch does not apply: %s" % e)
+    if rule.get("body") is not None:
+        body = rule["body"]
+        if not isinstance(body, str):
+            body = json.dumps(body)
+        r.body = expand(body, origin, r.body.decode("utf-8", "replace")).encode(
+            "utf-8", "surrogateescape")
+    if rule.get("new_status") is not None:
+        r.status = int(rule["new_status"])
+    if rule.get("content_type") is not None:
+        r.set_header("Content-Type", rule["content_type"])
+    for name, value in rule.get("headers", {}).items():
+        orig = r.header(name)
+        r.headers = [(k, v) for k, v in r.headers if k.lower() != name.lower()]
+        if value is not None:
+            r.headers.append((name, expand(str(value), origin, orig or "")))
+    for name, (pattern, repl) in rule.get("header_sub", {}).items():
+        orig = r.header(name)
+        if orig is not None:
+            r.set_header(name, re.sub(pattern, expand(repl, origin, orig), orig,
+                                      count=1))
+
+
+def forge(r, rule):
+    """Replace the chain in Response r as a "forge" rule says."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = serialization.Encoding.PEM
+    # (load_pem_x509_certificates needs cryptography >= 39; Debian 12 has 38)
+    certs = [x509.load_pem_x509_certificate(m.group(0)) for m in re.finditer(
+        rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", r.body,
+        re.S)]
+    leaf, rest = certs[0], certs[1:]
+    kind = rule["forge"]
+    tail = b"".join(c.public_bytes(pem) for c in rest)
+    if kind == "private_key":
+        k = ec.generate_private_key(ec.SECP256R1())
+        r.body = leaf.public_bytes(pem) + k.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()) + tail
+        return
+    if kind == "junk":
+        r.body = (leaf.public_bytes(pem) + b"-----BEGIN CERTIFICATE-----\n" +
+                  base64.encodebytes(b"this is not DER at all; " * 8) +
+                  b"-----END CERTIFICATE-----\n")
+        return
+    with open(rule["issuer_key"], "rb") as f:
+        signer = serialization.load_pem_private_key(f.read(), None)
+    pub = leaf.public_key()
+    nb, na = leaf.not_valid_before, leaf.not_valid_after
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = list(san)
+    if kind == "wrong_key":
+        pub = ec.generate_private_key(ec.SECP256R1()).public_key()
+    elif kind == "extra_name":
+        names.append(x509.DNSName(rule.get("extra_name", "extra.example.org")))
+    elif kind == "missing_name":
+        names = names[:-1] or [x509.DNSName("other.example.org")]
+    elif kind == "nul_name":
+        names[-1] = x509.DNSName(names[-1].value + "\x00.evil.example")
+    elif kind == "expired":
+        now = datetime.datetime.utcnow()
+        nb, na = now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)
+    elif kind == "bad_signature":
+        signer = ec.generate_private_key(ec.SECP256R1())
+    b = (x509.CertificateBuilder().subject_name(leaf.subject)
+         .issuer_name(leaf.issuer).public_key(pub)
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(nb).not_valid_after(na))
+    for ext in leaf.extensions:
+        if isinstance(ext.value, x509.SubjectAlternativeName):
+            b = b.add_extension(x509.SubjectAlternativeName(names), ext.critical)
+        elif isinstance(ext.value, x509.SubjectKeyIdentifier):
+            b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(pub),
+                                ext.critical)
+        elif isinstance(ext.value, (x509.AuthorityKeyIdentifier, x509.KeyUsage,
+                                    x509.ExtendedKeyUsage, x509.BasicConstraints)):
+            b = b.add_extension(ext.value, ext.critical)
+    r.body = b.sign(signer, hashes.SHA256()).public_bytes(pem) + tail
+
+
+# --------------------------------------------------------------------------
 # Shared state (one lock; everything the control API can change)
 
 class State:
@@ -337,6 +513,19 @@ def validate_rule(rule):
         r["seconds"] = float(r.get("seconds", 5))
     if "headers" in r and not isinstance(r["headers"], dict):
         raise ValueError("headers must be an object")
+    if r.get("action") == "rewrite":
+        for op in r.get("patch", []):
+            if not isinstance(op, dict) or op.get("op") not in (
+                    "add", "replace", "remove", "sub") or \
+                    not isinstance(op.get("path"), str):
+                raise ValueError("bad patch op %r" % (op,))
+        if not isinstance(r.get("header_sub", {}), dict):
+            raise ValueError("header_sub must be an object")
+    if r.get("action") == "forge":
+        if r.get("forge") not in FORGE_KINDS:
+            raise ValueError("forge must be one of " + ", ".join(FORGE_KINDS))
+        if r["forge"] not in ("private_key", "junk") and not r.get("issuer_key"):
+            raise ValueError("forge %s needs issuer_key" % r["forge"])
     return r
 
 
@@ -612,6 +801,13 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if r is None:
             r = self.forward(body)
             self.postprocess(kind, path, payload, r)
+        if rule and rule.get("action") == "rewrite":
+            rewrite(r, rule, "https://" + self.host())
+        if rule and rule.get("action") == "forge" and r.status == 200:
+            try:
+                forge(r, rule)
+            except (ValueError, OSError, x509.ExtensionNotFound) as e:
+                log("forge %s failed, answer left as is: %s" % (rule["forge"], e))
         # These two spoil whatever answer was produced (Pebble's or ours).
         if rule and rule.get("action") == "truncate":
             r.truncate = True
@@ -656,7 +852,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if action == "stall":
             time.sleep(rule["seconds"])
             return None
-        if action in ("truncate", "reset_after"):
+        if action in ("truncate", "reset_after", "rewrite", "forge"):
             return None  # handled after forwarding
         if action == "nonjson":
             return self.synthetic(
