@@ -88,8 +88,9 @@ http01_answer(struct http01 *h, const char *req, size_t len, char *body,
 		snprintf(body, body_size, "method not allowed\n");
 		return len >= 5 && strncmp(req, "HEAD ", 5) == 0 ? 404 : 405;
 	}
+	/* A NUL would cut the target short of what the client asked for. */
 	if ((sp = memchr(req + 4, ' ', len - 4)) == NULL ||
-	    (plen = (size_t)(sp - (req + 4))) >= sizeof(path)) {
+	    (plen = (size_t)(sp - (req + 4))) >= sizeof(path) || memchr(req + 4, '\0', plen) != NULL) {
 		snprintf(body, body_size, "bad request\n");
 		return 400;
 	}

@@ -13,6 +13,13 @@
 #include "crypto.h"
 #include "fuzz.h"
 
+/* The key of the corpus' leaf certificates (a test key, nothing else). */
+static const char leaf_key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgEfxJFLgloDcWK/Ff\n"
+    "XThMOCFcT8nsCVemaqrkTrhezomhRANCAASogoyUL4g7BF2QwL9WPoKYt41wEP1w\n"
+    "OAgVO/fWpPn/iYfdE17bId92lW177FFccK3xb47g7vswgfzi8Q3JARv3\n"
+    "-----END PRIVATE KEY-----\n";
 static struct key *leaf_key;
 
 static void
@@ -50,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	fuzz_quiet_logs();
-	if (leaf_key == NULL && crypto_key_generate(KEY_EC_P256, &leaf_key) < 0)
+	if (leaf_key == NULL && crypto_key_from_pem(leaf_key_pem, strlen(leaf_key_pem), &leaf_key) < 0)
 		abort();
 	mode = data[0];
 	pem = fuzz_strndup(data + 1, size - 1);

@@ -112,6 +112,13 @@ test_memory_only(void)
 		T_CHECK(strstr(body, TOKEN) == NULL);
 		free(big);
 	}
+	/* A NUL inside the target is not the token's path (a fuzz harness finding). */
+	{
+		static const char nul[] = "GET " HTTP01_PREFIX TOKEN "\0x HTTP/1.1\r\n\r\n";
+
+		T_CHECK(http01_answer(h, nul, sizeof(nul) - 1, body, sizeof(body)) == 400);
+		T_CHECK(strstr(body, TOKEN) == NULL);
+	}
 	http01_stop(h);
 }
 
