@@ -88,7 +88,9 @@ next_response(struct http_resp *r)
 	} else {
 		feed = NULL;
 	}
-	r->status = strtol(chunk, NULL, 10);
+	/* The input is not NUL-terminated: read the status digits by hand. */
+	for (p = chunk; p < chunk + len && p < chunk + 3 && *p >= '0' && *p <= '9'; p++)
+		r->status = r->status * 10 + (*p - '0');
 	p = memchr(chunk, '\n', len);
 	p = p != NULL ? p + 1 : chunk + len;
 	/* Header lines until an empty one, each handed over with its CRLF. */
