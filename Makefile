@@ -98,7 +98,7 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBOBJ) $(filter %.o,$(FUZZ_MAI
 fuzz-bins: $(FUZZ:%=$(BUILD)/tests/fuzz/%)
 unit-bins: fuzz-bins
 
-fuzz:
+fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz FUZZ_ENGINE=libfuzzer fuzz-bins
 	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ)
 
