@@ -115,6 +115,22 @@ keep(char **dst, const char *v, size_t len)
 	return 0;
 }
 
+/* Forget the headers of an interim (1xx) response. */
+static void
+clear_headers(struct http_resp *r)
+{
+	char **fields[] = {&r->content_type, &r->location, &r->replay_nonce, &r->retry_after};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+	for (i = 0; i < r->nlinks; i++)
+		free(r->links[i]);
+	r->nlinks = 0;
+}
+
 int
 http_parse_header(struct http_resp *r, const char *line, size_t len)
 {
@@ -125,8 +141,10 @@ http_parse_header(struct http_resp *r, const char *line, size_t len)
 	if (len > HTTP_HEADER_MAX)
 		return -E2BIG;
 	/* A new status line (after 100 Continue) starts a fresh header set. */
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		clear_headers(r);
 		return 0;
+	}
 	if ((colon = memchr(line, ':', len)) == NULL)
 		return 0;
 	klen = (size_t)(colon - line);

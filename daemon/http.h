@@ -45,7 +45,8 @@ void http_resp_free(struct http_resp *r);
 /*
  * Take one raw header line ("Name: value\r\n", not NUL-terminated) into
  * "r": Replay-Nonce, Location, Content-Type, Retry-After (trimmed, the last
- * one wins) and up to HTTP_LINKS_MAX Link values; other lines are ignored.
+ * one wins) and up to HTTP_LINKS_MAX Link values; other lines are ignored,
+ * and a status line ("HTTP/1.1 200 OK") forgets what came before it.
  * Returns 0, -E2BIG for a line over HTTP_HEADER_MAX, or -ENOMEM.  Pure;
  * the curl header callback and tests use it.
  */

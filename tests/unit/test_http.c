@@ -227,6 +227,11 @@ test_header_lines(void)
 		T_CHECK(r.retry_after != NULL && strlen(r.retry_after) == HTTP_HEADER_MAX - 12);
 		free(big);
 	}
+	/* The final response after "100 Continue" brings its own headers. */
+	T_CHECK(http_parse_header(&r, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	T_CHECK(r.replay_nonce == NULL && r.location == NULL && r.retry_after == NULL && r.nlinks == 0);
+	T_CHECK(http_parse_header(&r, "Location: https://ca/2\r\n", 24) == 0);
+	T_STREQ(r.location, "https://ca/2");
 	free(r.replay_nonce);
 	free(r.location);
 	free(r.retry_after);
