@@ -84,6 +84,32 @@ demo: all
 bench: all
 	@bash tests/bench/bench.sh $(BUILD)/acmed
 
+# Fuzz harnesses (tests/fuzz/fuzz_*.c).  For make check each is linked with
+# tests/fuzz/replay.c and replays its kept corpus (test_fuzz_corpus.sh);
+# make fuzz builds them with clang and libFuzzer in build/fuzz and runs each
+# for FUZZ_SECONDS.
+FUZZ	= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_WRAP_fuzz_acme = -Wl,--wrap=http_request -Wl,--wrap=nanosleep
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+CFLAGS	+= -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-omit-frame-pointer -fno-sanitize-recover=all -U_FORTIFY_SOURCE
+FUZZ_MAIN = -fsanitize=fuzzer,address,undefined
+else
+FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
+endif
+CPPFLAGS += -iquote tests/fuzz
+
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBOBJ) $(filter %.o,$(FUZZ_MAIN))
+	$(CC) $(LDFLAGS) $(FUZZ_WRAP_$*) -o $@ $^ $(filter-out %.o,$(FUZZ_MAIN)) $(PKG_LIBS) $(LDLIBS)
+
+fuzz-bins: $(FUZZ:%=$(BUILD)/tests/fuzz/%)
+unit-bins: fuzz-bins
+
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz FUZZ_ENGINE=libfuzzer fuzz-bins
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ)
+
 # make install: PREFIX (default /usr/local) and DESTDIR as usual.  The unit,
 # sysusers.d and tmpfiles.d files go where systemd reads a package's files
 # whatever PREFIX is (UNITDIR above, SYSUSERSDIR, TMPFILESDIR); the example
@@ -122,7 +148,7 @@ install: all
 clean:
 	rm -rf build acmed
 
-.PHONY: all deps check check-unit unit-bins demo bench install clean
+.PHONY: all deps check check-unit unit-bins fuzz fuzz-bins demo bench install clean
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -22,6 +22,7 @@
 
 #include "b64.h"
 #include "json.h"
+#include "log.h"
 
 #define CHAIN_CERTS_MAX 10
 #define PEM_TEXT_MAX (256 * 1024)
@@ -616,7 +617,10 @@ read_certs(const char *pem, size_t len, X509 **certs, size_t *ret_n, char *err,
 	ERR_clear_error(); /* the loop's end is judged by the last error */
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen)) {
 		if (strcmp(name, "CERTIFICATE") != 0) {
-			snprintf(err, err_size, "chain holds a PEM block of type \"%.40s\", not a certificate", name);
+			char type[48]; /* the CA's text: escaped, cut short */
+
+			snprintf(err, err_size, "chain holds a PEM block of type \"%s\", not a certificate",
+			    log_escape(type, sizeof(type), name, strlen(name)));
 			r = -EPROTO;
 		} else if (n == CHAIN_CERTS_MAX) {
 			snprintf(err, err_size, "chain has more than %d certificates", CHAIN_CERTS_MAX);

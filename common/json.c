@@ -4,8 +4,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
+
+#include "log.h"
 
 /* struct json is never defined: it is json_t seen through an opaque name. */
 static json_t *
@@ -59,8 +62,12 @@ json_parse(const char *text, size_t len, struct json **ret, char *err,
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
+		/* jansson quotes the offending input: escape it for the log. */
+		char why[sizeof(jerr.text) * 4];
+
 		if (err != NULL)
-			snprintf(err, err_size, "bad JSON at line %d: %s", jerr.line, jerr.text);
+			snprintf(err, err_size, "bad JSON at line %d: %s", jerr.line,
+			    log_escape(why, sizeof(why), jerr.text, strlen(jerr.text)));
 		return -EINVAL;
 	}
 	if (!depth_ok(root, 0)) {

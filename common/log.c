@@ -101,10 +101,7 @@ level_word(enum log_level lvl)
 	return "?";
 }
 
-static void emit(enum log_level lvl, enum log_event ev, const char *fmt,
-    va_list ap) __attribute__((format(printf, 3, 0)));
-
-static void
+static void __attribute__((format(printf, 3, 0)))
 emit(enum log_level lvl, enum log_event ev, const char *fmt, va_list ap)
 {
 	char line[2048];

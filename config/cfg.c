@@ -13,6 +13,7 @@
 
 #include "crypto.h"
 #include "fs.h"
+#include "log.h"
 
 enum field_type {
 	F_STR,
@@ -95,13 +96,15 @@ static void __attribute__((format(printf, 4, 5)))
 diag_add(struct cfg_diag *d, const char *file, const yaml_mark_t *m,
     const char *fmt, ...)
 {
-	char msg[512], *line, **grown;
+	char raw[512], msg[1024], *line, **grown;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* Messages quote the file's values; they go to a terminal or the log. */
+	log_escape(msg, sizeof(msg), raw, strlen(raw));
 	if (m != NULL)
 		n = snprintf(NULL, 0, "%s:%zu:%zu: %s", file, m->line + 1, m->column + 1, msg);
 	else

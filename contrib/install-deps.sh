@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev
       libsystemd-dev libsqlite3-dev libjansson-dev pebble sqlite3 openssl curl
-      python3 python3-cryptography clang valgrind mandoc systemd strace)
+      python3 python3-cryptography clang libclang-rt-14-dev valgrind mandoc systemd strace)
 
 missing=()
 for p in "${PKGS[@]}"; do

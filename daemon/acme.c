@@ -181,6 +181,22 @@ acme_b64url_valid_id(const char *id)
 	return b64url_valid(first) && b64url_valid(dot + 1);
 }
 
+/*
+ * A copy of server text that is kept and shown later (profile names):
+ * control and non-ASCII bytes escaped as log_escape() does, never cut.
+ * Caller frees; NULL on OOM.
+ */
+char *
+acme_dup_escaped(const char *s)
+{
+	size_t len = strlen(s), size = len * 4 + 4;
+	char *out;
+
+	if ((out = malloc(size)) == NULL)
+		return NULL;
+	return log_escape(out, size, s, len);
+}
+
 /* Record and log a failure: one line, subject first. */
 void
 acme_fail(struct acme *a, const char *fmt, ...)
@@ -574,7 +590,7 @@ load_profiles(struct acme *a, const struct json *meta)
 	while (json_object_next(profiles, &it, &name, &v)) {
 		const char *desc = json_str(v) != NULL ? json_str(v) : "";
 
-		if ((a->profiles[a->nprofiles * 2] = strdup(name)) == NULL ||
+		if ((a->profiles[a->nprofiles * 2] = acme_dup_escaped(name)) == NULL ||
 		    (a->profiles[a->nprofiles * 2 + 1] = strdup(desc)) == NULL) {
 			a->nprofiles++;
 			return -ENOMEM;

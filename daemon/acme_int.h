@@ -93,5 +93,6 @@ int acme_post_as(struct acme *a, const struct key *signer, const char *url,
 int acme_parse_body(struct acme *a, const char *what,
     const struct http_resp *resp, struct json **ret);
 bool acme_b64url_valid_id(const char *id);
+char *acme_dup_escaped(const char *s);
 
 #endif

@@ -67,7 +67,8 @@ order_update(struct acme *a, struct acme_order *o, const struct json *j)
 		return r;
 	free(o->profile);
 	o->profile = NULL;
-	if (profile != NULL && (o->profile = strdup(profile)) == NULL)
+	/* Shown in logs and state: the server's text, escaped. */
+	if (profile != NULL && (o->profile = acme_dup_escaped(profile)) == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -340,6 +341,15 @@ log_error_object(struct acme *a, const char *what, const struct json *err)
 	acme_log_subproblems(err);
 }
 
+/* The "status" of "j" for a message: escaped, or "unknown" when absent. */
+static const char *
+status_text(const struct json *j, char *buf, size_t size)
+{
+	const char *st = json_get_str(j, "status");
+
+	return st != NULL ? log_escape(buf, size, st, strlen(st)) : "unknown";
+}
+
 /* Pick our challenge type from an authorization and check its token. */
 static int
 pick_challenge(struct acme *a, const struct json *authz, const char *type,
@@ -379,6 +389,7 @@ authz_wait(struct acme *a, struct acme_order *o, const char *url, const char *na
 	struct json *j = NULL;
 	time_t deadline = poll_deadline(a, o);
 	enum acme_status st;
+	char stbuf[64];
 	unsigned round;
 	int r = -ETIMEDOUT;
 
@@ -395,7 +406,7 @@ authz_wait(struct acme *a, struct acme_order *o, const char *url, const char *na
 			size_t i;
 
 			r = -EACCES;
-			acme_fail(a, "%s: authorization is %s", name, json_get_str(j, "status") ? json_get_str(j, "status") : "unknown");
+			acme_fail(a, "%s: authorization is %s", name, status_text(j, stbuf, sizeof(stbuf)));
 			for (i = 0; i < json_array_len(chs); i++)
 				if (json_get(json_array_at(chs, i), "error") != NULL)
 					log_error_object(a, name, json_get(json_array_at(chs, i), "error"));
@@ -422,7 +433,7 @@ authorize_one(struct acme *a, struct acme_order *o, const char *url,
 	struct http_resp *resp = NULL, *cresp = NULL;
 	struct json *j = NULL;
 	const char *name, *curl, *token;
-	char *keyauth = NULL, *tok = NULL, esc[300];
+	char *keyauth = NULL, *tok = NULL, esc[300], stbuf[64];
 	enum acme_status st;
 	int r;
 
@@ -439,7 +450,7 @@ authorize_one(struct acme *a, struct acme_order *o, const char *url,
 		goto out;
 	}
 	if (st != ACME_PENDING) {
-		acme_fail(a, "%s: authorization is %s", esc, json_get_str(j, "status") ? json_get_str(j, "status") : "unknown");
+		acme_fail(a, "%s: authorization is %s", esc, status_text(j, stbuf, sizeof(stbuf)));
 		r = -EACCES;
 		goto out;
 	}

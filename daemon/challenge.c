@@ -17,7 +17,7 @@
 #include "log.h"
 
 #define TOKENS_MAX 256
-#define REQUEST_MAX 4096
+#define REQUEST_MAX HTTP01_REQUEST_MAX
 #define CLIENT_TIMEOUT_MS 5000
 
 struct token {
@@ -80,12 +80,17 @@ http01_answer(struct http01 *h, const char *req, size_t len, char *body,
 	int status = 404;
 
 	snprintf(body, body_size, "not found\n");
+	if (len > REQUEST_MAX) {
+		snprintf(body, body_size, "bad request\n");
+		return 400;
+	}
 	if (len < 4 || strncmp(req, "GET ", 4) != 0) {
 		snprintf(body, body_size, "method not allowed\n");
 		return len >= 5 && strncmp(req, "HEAD ", 5) == 0 ? 404 : 405;
 	}
+	/* A NUL would cut the target short of what the client asked for. */
 	if ((sp = memchr(req + 4, ' ', len - 4)) == NULL ||
-	    (plen = (size_t)(sp - (req + 4))) >= sizeof(path)) {
+	    (plen = (size_t)(sp - (req + 4))) >= sizeof(path) || memchr(req + 4, '\0', plen) != NULL) {
 		snprintf(body, body_size, "bad request\n");
 		return 400;
 	}
@@ -168,6 +173,14 @@ http01_start(const char *listen_addr, struct http01 **ret)
 	socklen_t len;
 	int one = 1, r;
 
+	if (listen_addr == NULL) {
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			return -ENOMEM;
+		h->fd = h->wake[0] = h->wake[1] = -1;
+		pthread_mutex_init(&h->mu, NULL);
+		*ret = h;
+		return 0;
+	}
 	if (parse_listen(listen_addr, &ss, &len) < 0) {
 		log_err("http-01 responder: cannot parse listen address \"%s\"", listen_addr);
 		return -EINVAL;
@@ -257,11 +270,13 @@ http01_stop(struct http01 *h)
 
 	if (h == NULL)
 		return;
-	(void)!write(h->wake[1], "x", 1);
-	pthread_join(h->thread, NULL);
-	close(h->fd);
-	close(h->wake[0]);
-	close(h->wake[1]);
+	if (h->fd >= 0) {
+		(void)!write(h->wake[1], "x", 1);
+		pthread_join(h->thread, NULL);
+		close(h->fd);
+		close(h->wake[0]);
+		close(h->wake[1]);
+	}
 	for (i = 0; i < h->ntokens; i++) {
 		free(h->tokens[i].token);
 		free(h->tokens[i].keyauth);

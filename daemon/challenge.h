@@ -10,10 +10,14 @@
 #include <stddef.h>
 
 #define HTTP01_PREFIX "/.well-known/acme-challenge/"
+#define HTTP01_REQUEST_MAX 4096
 
 struct http01;
 
-/* Listen on "addr:port" ("[v6]:port" for IPv6) and serve until stopped. */
+/*
+ * Listen on "addr:port" ("[v6]:port" for IPv6) and serve until stopped.
+ * With "listen_addr" NULL: no socket, answers only through http01_answer().
+ */
 int http01_start(const char *listen_addr, struct http01 **ret);
 const char *http01_address(const struct http01 *h);
 int http01_add(struct http01 *h, const char *token, const char *keyauth);
@@ -22,7 +26,8 @@ void http01_stop(struct http01 *h);
 
 /*
  * Build the answer to one HTTP request (pure; used by the thread and by
- * tests).  Returns the status (200, 404, 400, 405) and the body to send.
+ * tests).  Returns the status (200, 404, 400, 405) and the body to send;
+ * a request of more than HTTP01_REQUEST_MAX bytes is a 400.
  */
 int http01_answer(struct http01 *h, const char *req, size_t len,
     char *body, size_t body_size);

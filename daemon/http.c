@@ -125,41 +125,67 @@ keep(char **dst, const char *v, size_t len)
 	return 0;
 }
 
+/* Forget the headers of an interim (1xx) response. */
+static void
+clear_headers(struct http_resp *r)
+{
+	char **fields[] = {&r->content_type, &r->location, &r->replay_nonce, &r->retry_after};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+	for (i = 0; i < r->nlinks; i++)
+		free(r->links[i]);
+	r->nlinks = 0;
+}
+
+int
+http_parse_header(struct http_resp *r, const char *line, size_t len)
+{
+	const char *colon;
+	size_t klen;
+	int e = 0;
+
+	if (len > HTTP_HEADER_MAX)
+		return -E2BIG;
+	/* A new status line (after 100 Continue) starts a fresh header set. */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		clear_headers(r);
+		return 0;
+	}
+	if ((colon = memchr(line, ':', len)) == NULL)
+		return 0;
+	klen = (size_t)(colon - line);
+	colon++;
+#define IS(name) (klen == strlen(name) && strncasecmp(line, name, klen) == 0)
+	if (IS("Replay-Nonce"))
+		e = keep(&r->replay_nonce, colon, len - klen - 1);
+	else if (IS("Location"))
+		e = keep(&r->location, colon, len - klen - 1);
+	else if (IS("Content-Type"))
+		e = keep(&r->content_type, colon, len - klen - 1);
+	else if (IS("Retry-After"))
+		e = keep(&r->retry_after, colon, len - klen - 1);
+	else if (IS("Link") && r->nlinks < HTTP_LINKS_MAX) {
+		r->links[r->nlinks] = NULL;
+		if ((e = keep(&r->links[r->nlinks], colon, len - klen - 1)) == 0)
+			r->nlinks++;
+	}
+#undef IS
+	return e;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
-	struct http_resp *r = s->resp;
-	size_t n = size * nmemb, klen;
-	const char *colon;
-	int e = 0;
+	size_t n = size * nmemb;
+	int e = http_parse_header(s->resp, data, n);
 
-	if (n > HTTP_HEADER_MAX) {
+	if (e == -E2BIG)
 		s->cap_hit = 1;
-		return 0;
-	}
-	/* A new status line (after 100 Continue) starts a fresh header set. */
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		return n;
-	if ((colon = memchr(data, ':', n)) == NULL)
-		return n;
-	klen = (size_t)(colon - data);
-	colon++;
-#define IS(name) (klen == strlen(name) && strncasecmp(data, name, klen) == 0)
-	if (IS("Replay-Nonce"))
-		e = keep(&r->replay_nonce, colon, n - klen - 1);
-	else if (IS("Location"))
-		e = keep(&r->location, colon, n - klen - 1);
-	else if (IS("Content-Type"))
-		e = keep(&r->content_type, colon, n - klen - 1);
-	else if (IS("Retry-After"))
-		e = keep(&r->retry_after, colon, n - klen - 1);
-	else if (IS("Link") && r->nlinks < HTTP_LINKS_MAX) {
-		r->links[r->nlinks] = NULL;
-		if ((e = keep(&r->links[r->nlinks], colon, n - klen - 1)) == 0)
-			r->nlinks++;
-	}
-#undef IS
 	return e == 0 ? n : 0;
 }
 

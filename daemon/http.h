@@ -43,6 +43,16 @@ int http_request(struct http *h, const char *method, const char *url,
 void http_resp_free(struct http_resp *r);
 
 /*
+ * Take one raw header line ("Name: value\r\n", not NUL-terminated) into
+ * "r": Replay-Nonce, Location, Content-Type, Retry-After (trimmed, the last
+ * one wins) and up to HTTP_LINKS_MAX Link values; other lines are ignored,
+ * and a status line ("HTTP/1.1 200 OK") forgets what came before it.
+ * Returns 0, -E2BIG for a line over HTTP_HEADER_MAX, or -ENOMEM.  Pure;
+ * the curl header callback and tests use it.
+ */
+int http_parse_header(struct http_resp *r, const char *line, size_t len);
+
+/*
  * Collect the targets of Link header values (RFC 8288) whose rel list
  * contains "rel": "<url>;rel=\"alternate\", <url2>; rel=up".  Adds at most
  * "max" new strings to urls[*n] (caller frees).  Malformed values are

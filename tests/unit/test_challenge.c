@@ -90,6 +90,38 @@ test_answer_len(struct http01 *h)
 	T_CHECK(body[10] == 'x');
 }
 
+/* Without a listen address: no socket, same answers, and a size cap. */
+static void
+test_memory_only(void)
+{
+	static const char req[] = GET(HTTP01_PREFIX TOKEN);
+	struct http01 *h = NULL;
+	char body[600], *big;
+
+	T_CHECK(http01_start(NULL, &h) == 0 && h != NULL);
+	if (h == NULL)
+		return;
+	T_CHECK(http01_add(h, TOKEN, KEYAUTH) == 0);
+	T_CHECK(http01_answer(h, req, strlen(req), body, sizeof(body)) == 200);
+	T_STREQ(body, KEYAUTH);
+	if ((big = malloc(HTTP01_REQUEST_MAX + 1)) != NULL) {
+		memset(big, ' ', HTTP01_REQUEST_MAX + 1);
+		memcpy(big, req, strlen(req));
+		T_CHECK(http01_answer(h, big, HTTP01_REQUEST_MAX, body, sizeof(body)) == 200);
+		T_CHECK(http01_answer(h, big, HTTP01_REQUEST_MAX + 1, body, sizeof(body)) == 400);
+		T_CHECK(strstr(body, TOKEN) == NULL);
+		free(big);
+	}
+	/* A NUL inside the target is not the token's path (a fuzz harness finding). */
+	{
+		static const char nul[] = "GET " HTTP01_PREFIX TOKEN "\0x HTTP/1.1\r\n\r\n";
+
+		T_CHECK(http01_answer(h, nul, sizeof(nul) - 1, body, sizeof(body)) == 400);
+		T_CHECK(strstr(body, TOKEN) == NULL);
+	}
+	http01_stop(h);
+}
+
 /* Send "req" over TCP and read the whole response into "out". */
 static bool
 roundtrip(const char *req, char *out, size_t size)
@@ -244,6 +276,7 @@ test_webroot(void)
 int
 main(void)
 {
+	test_memory_only();
 	test_responder();
 	test_webroot();
 	return T_DONE();

@@ -259,13 +259,16 @@ test_chain_bad(const struct fixture *f)
 		    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 		    NULL),
 		NULL, "does not parse"},
+	    {"control characters in a PEM type", cat(f->leaf_pem,
+		"-----BEGIN \x1b[2JX509 CRL-----\nAAAA\n-----END \x1b[2JX509 CRL-----\n", NULL),
+		NULL, "type \"\\x1b[2JX509 CRL\""},
 	    {"truncated issuer", NULL, NULL, "does not parse"},
 	};
 	size_t i, half = strlen(f->ca_pem) / 2;
 
 	/* A download cut short in the middle of the issuer. */
-	if ((rows[8].pem = cat(f->leaf_pem, f->ca_pem, NULL)) != NULL)
-		rows[8].pem[strlen(f->leaf_pem) + half] = '\0';
+	if ((rows[9].pem = cat(f->leaf_pem, f->ca_pem, NULL)) != NULL)
+		rows[9].pem[strlen(f->leaf_pem) + half] = '\0';
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct cert_info *ci = NULL;
 		char err[256] = "";

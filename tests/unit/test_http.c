@@ -189,9 +189,60 @@ test_max(void)
 	}
 }
 
+/* http_parse_header(): raw header lines as curl hands them over. */
+static void
+test_header_lines(void)
+{
+	static const char *const lines[] = {
+	    "HTTP/1.1 201 Created\r\n",
+	    "replay-nonce:   abc_DEF-1 \r\n",
+	    "Location: https://ca/acct/1\r\n",
+	    "Link: <https://ca/dir>;rel=\"index\"\r\n",
+	    "Retry-After: 120\r\n",
+	    "X-Other: whatever\r\n",
+	    "no colon at all\r\n",
+	    "Location:\r\n",
+	};
+	struct http_resp r = {0};
+	char *big;
+	size_t i;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		T_CHECK(http_parse_header(&r, lines[i], strlen(lines[i])) == 0);
+	T_STREQ(r.replay_nonce, "abc_DEF-1");
+	T_STREQ(r.location, ""); /* the last one wins, even if empty */
+	T_STREQ(r.retry_after, "120");
+	T_CHECK(r.nlinks == 1);
+	T_STREQ(r.links[0], "<https://ca/dir>;rel=\"index\"");
+	for (i = 0; i < HTTP_LINKS_MAX + 3; i++)
+		T_CHECK(http_parse_header(&r, "Link: <x>\r\n", 11) == 0);
+	T_CHECK(r.nlinks == HTTP_LINKS_MAX);
+	/* The cap is the parser's: an over-long line is refused, not stored. */
+	if ((big = malloc(HTTP_HEADER_MAX + 1)) != NULL) {
+		memset(big, 'a', HTTP_HEADER_MAX + 1);
+		memcpy(big, "Retry-After:", 12);
+		T_CHECK(http_parse_header(&r, big, HTTP_HEADER_MAX + 1) == -E2BIG);
+		T_STREQ(r.retry_after, "120");
+		T_CHECK(http_parse_header(&r, big, HTTP_HEADER_MAX) == 0);
+		T_CHECK(r.retry_after != NULL && strlen(r.retry_after) == HTTP_HEADER_MAX - 12);
+		free(big);
+	}
+	/* The final response after "100 Continue" brings its own headers. */
+	T_CHECK(http_parse_header(&r, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	T_CHECK(r.replay_nonce == NULL && r.location == NULL && r.retry_after == NULL && r.nlinks == 0);
+	T_CHECK(http_parse_header(&r, "Location: https://ca/2\r\n", 24) == 0);
+	T_STREQ(r.location, "https://ca/2");
+	free(r.replay_nonce);
+	free(r.location);
+	free(r.retry_after);
+	for (i = 0; i < r.nlinks; i++)
+		free(r.links[i]);
+}
+
 int
 main(void)
 {
+	test_header_lines();
 	test_single();
 	test_lists();
 	test_several_headers();
