@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -897,6 +898,46 @@ cfg_copy_dir(const char *dir, const char *dst, struct cfg_diag *diag)
 		free(paths[i]);
 	free(paths);
 	return r;
+}
+
+/* "path" must be there for "mode" (R_OK, X_OK); else one diagnostic. */
+static int
+check_path(struct cfg_diag *d, const char *file, unsigned line, const char *who,
+    const char *what, const char *path, int mode)
+{
+	if (path == NULL || access(path, mode) == 0)
+		return 0;
+	vdiag(d, file, line, "%s: %s %s: %s", who, what, path, strerror(errno));
+	return -EINVAL;
+}
+
+int
+cfg_check_paths(const struct cfg *c, struct cfg_diag *d)
+{
+	const struct cfg_global *g = &c->global;
+	char who[160];
+	size_t i;
+	int r = 0;
+
+	if (g->post_renew_hook != NULL)
+		r |= check_path(d, g->file != NULL ? g->file : "global", g->line > 0 ? g->line : 1, "global",
+		    "post_renew_hook program", g->post_renew_hook[0], X_OK);
+	for (i = 0; i < c->ncas; i++) {
+		const struct cfg_ca *ca = &c->cas[i];
+
+		snprintf(who, sizeof(who), "CA \"%s\"", ca->name);
+		r |= check_path(d, AT(ca), who, "ca_bundle", ca->ca_bundle, R_OK);
+		r |= check_path(d, AT(ca), who, "eab hmac_key_file", ca->eab_hmac_key_file, R_OK);
+	}
+	for (i = 0; i < c->ncerts; i++) {
+		const struct cfg_cert *ce = &c->certs[i];
+
+		snprintf(who, sizeof(who), "certificate \"%s\"", ce->name);
+		r |= check_path(d, AT(ce), who, "reload program", ce->nreload > 0 ? ce->reload[0] : NULL, X_OK);
+		r |= check_path(d, AT(ce), who, "dns-01 hook program", ce->ndns_hook > 0 ? ce->dns_hook[0] : NULL, X_OK);
+		r |= check_path(d, AT(ce), who, "webroot", ce->webroot, F_OK);
+	}
+	return r < 0 ? -EINVAL : 0;
 }
 
 static void

@@ -103,6 +103,13 @@ int cfg_load_dir(const char *dir, struct cfg **ret, struct cfg_diag *diag);
  * negative errno with the reason in "diag".
  */
 int cfg_copy_dir(const char *dir, const char *dst, struct cfg_diag *diag);
+/*
+ * What "acmed check" warns about, as it looks at this machine: the
+ * programs of hooks are executable, ca_bundle and the EAB key file are
+ * readable, a webroot exists.  Returns 0, or -EINVAL with each problem in
+ * "diag" at the line of its CA or certificate.
+ */
+int cfg_check_paths(const struct cfg *c, struct cfg_diag *diag);
 /* Load one file (used by cfg_load_dir and by tests). */
 int cfg_load_files(char *const *paths, size_t npaths, struct cfg **ret,
     struct cfg_diag *diag);

@@ -10,7 +10,6 @@
 #ifndef ACMED_HOOK_H
 #define ACMED_HOOK_H
 
-#define HOOK_TIMEOUT_S 60
 #define HOOK_OUTPUT_MAX 4096
 
 /*

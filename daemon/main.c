@@ -84,11 +84,24 @@ load_config(const struct opts *o, struct cfg **ret)
 static int
 cmd_check(const struct opts *o)
 {
+	struct cfg_diag d = {0};
 	struct cfg *c;
+	size_t i;
+	int r;
 
 	if (load_config(o, &c) < 0)
 		return EXIT_CONFIG;
-	printf("%s: %zu CA(s), %zu certificate(s): OK\n", o->config_dir, c->ncas, c->ncerts);
+	/*
+	 * Files the configuration names but this machine lacks are warnings:
+	 * the configuration itself is valid (and may be prepared elsewhere),
+	 * but a renewal would fail on them here.
+	 */
+	r = cfg_check_paths(c, &d);
+	for (i = 0; i < d.nmsgs; i++)
+		log_warn("%s", d.msgs[i]);
+	printf("%s: %zu CA(s), %zu certificate(s): OK%s\n", o->config_dir, c->ncas, c->ncerts,
+	    r < 0 ? ", with the warnings above" : "");
+	cfg_diag_fini(&d);
 	cfg_free(c);
 	return EXIT_SUCCESS;
 }

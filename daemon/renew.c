@@ -547,7 +547,7 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 
 	if ((r = choose_profile(c, a, &profile)) < 0)
 		return r;
-	if ((r = solve_begin(&p->solvers, &p->lock, c, &solver)) < 0)
+	if ((r = solve_begin(&p->solvers, &p->lock, c, p->cfg->global.hook_timeout, &solver)) < 0)
 		return r;
 	resume_order(p, c, a, fp, &o, &k);
 	if (k == NULL && ((r = certificate_key(c, &k)) < 0 || (r = save_pending_key(p, c, k)) < 0))

@@ -31,6 +31,7 @@ struct solvers {
 /* What the solver needs for one certificate. */
 struct solve {
 	const struct cfg_cert *c;
+	unsigned hook_timeout; /* seconds, for the dns-01 hook */
 	struct http01 *responder;
 	struct alpn *alpn;
 	/* dns-01: what was added, per token, so it can be removed again. */
@@ -79,8 +80,8 @@ ours(const struct cfg_cert *c, const char *identifier)
 
 /* Run the dns-01 hook: argv + ACTION NAME VALUE, with ACMED_* variables. */
 static int
-dns_hook(const struct cfg_cert *c, const char *action, const char *domain,
-    const char *name, const char *value)
+dns_hook(const struct cfg_cert *c, unsigned timeout, const char *action,
+    const char *domain, const char *name, const char *value)
 {
 	char *argv[CFG_HOOK_ARGS_MAX + 4], vars[5][400], *env[6];
 	size_t i, n = c->ndns_hook < CFG_HOOK_ARGS_MAX ? c->ndns_hook : CFG_HOOK_ARGS_MAX;
@@ -100,7 +101,7 @@ dns_hook(const struct cfg_cert *c, const char *action, const char *domain,
 	argv[n + 1] = vars[3] + strlen("ACMED_TXT_NAME=");
 	argv[n + 2] = vars[4] + strlen("ACMED_TXT_VALUE=");
 	argv[n + 3] = NULL;
-	if ((r = hook_run(c->name, argv, env, HOOK_TIMEOUT_S, &status)) < 0)
+	if ((r = hook_run(c->name, argv, env, (int)timeout, &status)) < 0)
 		return r;
 	return status == 0 ? 0 : -EIO;
 }
@@ -136,7 +137,7 @@ solve_present(void *arg, const char *identifier, const char *token,
 		snprintf(s->dns[s->ndns].name, sizeof(s->dns[0].name), "_acme-challenge.%s", identifier);
 		snprintf(s->dns[s->ndns].value, sizeof(s->dns[0].value), "%s", value);
 		free(value);
-		r = dns_hook(s->c, "add", identifier, s->dns[s->ndns].name, s->dns[s->ndns].value);
+		r = dns_hook(s->c, s->hook_timeout, "add", identifier, s->dns[s->ndns].name, s->dns[s->ndns].value);
 		s->ndns++;
 		if (r < 0)
 			return r;
@@ -156,7 +157,7 @@ solve_cleanup(void *arg, const char *token)
 		webroot_remove(s->c->webroot, token);
 	for (i = 0; i < s->ndns; i++)
 		if (strcmp(s->dns[i].token, token) == 0) {
-			(void)dns_hook(s->c, "remove", s->dns[i].name + strlen("_acme-challenge."), s->dns[i].name, s->dns[i].value);
+			(void)dns_hook(s->c, s->hook_timeout, "remove", s->dns[i].name + strlen("_acme-challenge."), s->dns[i].name, s->dns[i].value);
 			s->dns[i] = s->dns[--s->ndns];
 			break;
 		}
@@ -180,7 +181,7 @@ alpn_get(struct solvers *p, const char *listen_addr)
 
 int
 solve_begin(struct solvers **reg, pthread_mutex_t *lock,
-    const struct cfg_cert *c, struct acme_solver *ret)
+    const struct cfg_cert *c, unsigned hook_timeout, struct acme_solver *ret)
 {
 	struct solve *s;
 	int r = 0;
@@ -188,6 +189,7 @@ solve_begin(struct solvers **reg, pthread_mutex_t *lock,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->c = c;
+	s->hook_timeout = hook_timeout;
 	pthread_mutex_lock(lock);
 	if (*reg == NULL && (*reg = calloc(1, sizeof(**reg))) == NULL)
 		r = -ENOMEM;

@@ -16,10 +16,11 @@ struct solvers;
 
 /*
  * Prepare "ret" for the certificate's configured challenge, starting the
- * responder it needs in "*reg" (created on first use).  Logs failures.
+ * responder it needs in "*reg" (created on first use).  A dns-01 hook is
+ * killed after "hook_timeout" seconds.  Logs failures.
  */
 int solve_begin(struct solvers **reg, pthread_mutex_t *lock,
-    const struct cfg_cert *c, struct acme_solver *ret);
+    const struct cfg_cert *c, unsigned hook_timeout, struct acme_solver *ret);
 void solve_end(struct acme_solver *solver);
 /* Stop every responder; NULL is fine. */
 void solvers_free(struct solvers *reg);

@@ -28,18 +28,50 @@ count() { # count LOGFILE EXIT_STATUS NAME
     fi
 }
 
+report() { # report NAME LOG EXIT_STATUS: print and count one test's result
+    echo "== $1: $(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1) (exit $3)"
+    if [[ $3 -ne 0 ]] || grep -q 'FAIL' "$2"; then
+        sed 's/^/    /' "$2" | tail -n 60
+    fi
+    count "$2" "$3" "$1"
+    rm -f "$2"
+}
+
 run_one() { # run_one NAME CMD...
     local name=$1 log rc
     shift
     log=$(mktemp)
     "$@" >"$log" 2>&1
     rc=$?
-    echo "== $name: $(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1) (exit $rc)"
-    if [[ $rc -ne 0 ]] || grep -q 'FAIL' "$log"; then
-        sed 's/^/    /' "$log" | tail -n 60
-    fi
-    count "$log" "$rc" "$name"
-    rm -f "$log"
+    report "$name" "$log" "$rc"
+}
+
+# Integration tests start Pebble and responders on fixed loopback ports.
+# Where each can have a network namespace of its own (root, unshare), up to
+# TEST_JOBS (default 3) run at once, each with a private loopback; else one
+# after another.  Results are reported in the same order either way.
+jobs_max=1 isolate=()
+if [[ ${TEST_JOBS:-3} -gt 1 ]] && unshare -n true 2>/dev/null && command -v ip >/dev/null; then
+    jobs_max=${TEST_JOBS:-3}
+    isolate=(unshare -n bash -c 'ip link set lo up && exec "$@"' isolate)
+fi
+
+run_integration() { # run_integration BUILD
+    local t names=() logs=() i rc
+    for t in "$top"/tests/integration/test_*.sh; do
+        [[ -f $t ]] || continue
+        while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n; done
+        names+=("$1 integration $(basename "$t" .sh)")
+        logs+=("$(mktemp)")
+        ("${isolate[@]}" env ACMED="$top/$1/acmed" bash "$t" >"${logs[-1]}" 2>&1
+         echo $? >"${logs[-1]}.rc") &
+    done
+    wait
+    for i in "${!names[@]}"; do
+        rc=$(cat "${logs[i]}.rc" 2>/dev/null || echo 99)
+        rm -f "${logs[i]}.rc"
+        report "${names[i]}" "${logs[i]}" "$rc"
+    done
 }
 
 valgrind_cmd=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
@@ -55,10 +87,7 @@ for stage in "$@"; do
         done
     fi
     if [[ $what == all || $what == integration ]]; then
-        for t in "$top"/tests/integration/test_*.sh; do
-            [[ -f $t ]] || continue
-            run_one "$build integration $(basename "$t" .sh)" env ACMED="$top/$build/acmed" bash "$t"
-        done
+        run_integration "$build"
     fi
 done
 echo "$passed passed, $failed failed"

@@ -109,5 +109,39 @@ stderr_has "nonexistent config dir: message names the directory and the reason" 
     "$QT/does-not-exist.*(No such file or directory|does not exist|cannot open)"
 check "nonexistent config dir: no OK on stdout" test -z "$out"
 
+# ---- files the configuration names but this machine lacks: warnings -----------------
+mkdir -p "$T/paths"
+cat >"$T/paths/acmed.yaml" <<EOF
+global:
+  post_renew_hook: [$T/no-post-hook]
+cas:
+  - name: pebble
+    directory: https://127.0.0.1:14000/dir
+    ca_bundle: $T/no-bundle.pem
+certificates:
+  - name: www
+    domains: [www.example.org]
+    challenge: {type: http-01, webroot: $T/no-webroot}
+    output: $T/out/www
+    reload: [$T/no-such-hook, arg]
+  - name: dns
+    domains: [dns.example.org]
+    challenge: {type: dns-01, hook: [/etc/passwd]}
+    output: $T/out/dns
+EOF
+run_check "$T/paths"
+expect_eq "missing files: check still exits 0 (the configuration is valid)" "$rc" 0
+check "missing files: stdout says OK, with warnings" grep -q 'OK, with the warnings above' <<<"$out"
+stderr_has "missing reload program: a warning at the certificate's line" \
+    "warning: $QT/paths/acmed.yaml:8:1: certificate \"www\": reload program $QT/no-such-hook: No such file or directory"
+stderr_has "missing webroot: a warning" "acmed.yaml:8:1: certificate \"www\": webroot $QT/no-webroot: No such file"
+stderr_has "a dns-01 hook that is not executable: a warning" \
+    "acmed.yaml:13:1: certificate \"dns\": dns-01 hook program /etc/passwd: Permission denied"
+stderr_has "missing ca_bundle: a warning at the CA's line" "acmed.yaml:4:1: CA \"pebble\": ca_bundle $QT/no-bundle.pem: No such file"
+stderr_has "missing post_renew_hook program: a warning" "post_renew_hook program $QT/no-post-hook: No such file"
+good_config "$T/paths/acmed.yaml"
+run_check "$T/paths"
+check "present files: no warning" test -z "$err"
+
 sanitizer_check "$T/all-stderr.log"
 finish
