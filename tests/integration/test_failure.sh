@@ -40,7 +40,8 @@ chmod 755 "$T/hook.sh"
 acmed() { "$ACMED" --config-dir "$C" --state-dir "$S" "$@"; }
 sql() { sqlite3 -batch -noheader "$S/acmed.db" "$@"; }
 row() { sql "SELECT failures, last_attempt, quote(serial), quote(last_error) FROM certificates WHERE name = '$1'"; }
-new_orders() { grep -c 'POST /order-plz' "$T/pebble/pebble.log"; }
+# Orders Pebble created ("POST /order-plz" is logged again for a badNonce retry).
+new_orders() { grep -c '^Pebble .* Added order "' "$T/pebble/pebble.log"; }
 
 # ---- first pass: good installed, bad failed -------------------------------------
 SECONDS=0
