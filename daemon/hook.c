@@ -249,7 +249,7 @@ hook_run(const char *subject, char *const *argv, char *const *env,
 		}
 		kill(-pid, SIGKILL); /* stragglers that outlived the leader */
 	} else if (done == 1 && !eof) {
-		/* The group outlives the hook only by detaching (setsid). */
+		/* To outlive its hook a process must leave the group (setsid). */
 		log_warn("%s: hook %s exited, but processes it started still hold its output; killing its process group", subject, argv[0]);
 		kill(-pid, SIGTERM);
 		if (drain(pipefd[0], &cap, now_ms() + HOOK_KILL_GRACE_MS) == 0)

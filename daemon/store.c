@@ -237,23 +237,39 @@ fail:
 }
 
 /*
- * The URI to read "path" with.  With no "-wal" file no connection is open
- * and the last one checkpointed, so the file alone is the state; reading
- * it as immutable keeps sqlite from creating "-wal" and "-shm" files (as
- * root, say, in a state directory the daemon's user must own).  Writers
- * append to the -wal file and leave the main file alone until a
- * checkpoint, so one that starts meanwhile does not disturb the read.
+ * Whether "path" may be read as immutable: in WAL mode (header bytes 18
+ * and 19 are 2) with no "-wal" file, no connection is open and the last
+ * one checkpointed, so the file alone is the state.  Writers append to the
+ * -wal file and leave the main file alone until a checkpoint, so one that
+ * starts meanwhile does not disturb the read.  Reading it so keeps sqlite
+ * from creating "-wal" and "-shm" files (as root, say, in a state
+ * directory that the daemon's user must own).
  */
+static bool
+quiet_wal_file(const char *path)
+{
+	unsigned char head[20];
+	char wal[STORE_PATH_MAX + 8];
+	struct stat sb;
+	bool wal_mode;
+	FILE *f;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0 || errno != ENOENT || (f = fopen(path, "rbe")) == NULL)
+		return false;
+	wal_mode = fread(head, 1, sizeof(head), f) == sizeof(head) && head[18] == 2 && head[19] == 2;
+	fclose(f);
+	return wal_mode;
+}
+
+/* The URI to read "path" with (read-only; immutable when quiet). */
 static int
 readonly_uri(const char *path, char *uri, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char wal[STORE_PATH_MAX + 8];
-	struct stat sb;
-	size_t o = 0;
+	size_t o;
 	const char *p;
 
-	snprintf(wal, sizeof(wal), "%s-wal", path);
 	o = (size_t)snprintf(uri, size, "file:");
 	for (p = path; *p != '\0' && o + 4 < size; p++) {
 		if (*p == '%' || *p == '?' || *p == '#') {
@@ -266,7 +282,7 @@ readonly_uri(const char *path, char *uri, size_t size)
 	}
 	if (*p != '\0' || o + sizeof("?mode=ro&immutable=1") > size)
 		return -ENAMETOOLONG;
-	snprintf(uri + o, size - o, "?mode=ro%s", stat(wal, &sb) < 0 && errno == ENOENT ? "&immutable=1" : "");
+	snprintf(uri + o, size - o, "?mode=ro%s", quiet_wal_file(path) ? "&immutable=1" : "");
 	return 0;
 }
 
