@@ -7,7 +7,8 @@
 #    configuration load + schedule ("run --once" that finds nothing due),
 #    idle RSS of "acmed run", and its wake-ups per minute while nothing is
 #    due: context switches of all its threads over BENCH_IDLE_S seconds,
-#    then completed poll/sleep calls under strace over as long again.
+#    then completed poll/sleep calls under strace over as long again; a
+#    control daemon (watchdog every 1 s) must show about 60 a minute.
 # 2. "run --once" over 20 certificates, none due: time and peak RSS.
 # 3. "run --once" issuing BENCH_ISSUE (50) certificates from a local Pebble
 #    (PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authorization reuse)
@@ -150,7 +151,7 @@ for n in 1000 10000 ctl; do
     if [[ $n == ctl ]]; then
         note "control (20 certificates, watchdog every 1 s): $sw context switches/min, $calls waits/min"
         for v in "$sw" ${SPID[ctl]:+"$calls"}; do
-            awk -v v="$v" 'BEGIN { exit !(v >= 45) }' ||
+            awk -v v="$v" 'BEGIN { exit !(v >= 30) }' ||
                 bad "the wake-up counters missed the control's wake-ups (measured $v/min, about 60 expected)"
         done
         result "control, a wake-up every 1 s: wake-ups/min" "~60" "$sw / $calls" "(check)"
@@ -165,7 +166,9 @@ for n in 1000 10000 ctl; do
     kill -TERM "$pid"
     wait "$pid"
     rc=$?
-    [[ $rc == 0 ]] && grep -q 'stopped' "$T/idle-$n/daemon.log" || bad "acmed run ($n) did not stop cleanly (exit $rc)"
+    if [[ $rc != 0 ]] || ! grep -q 'stopped' "$T/idle-$n/daemon.log"; then
+        bad "acmed run ($n) did not stop cleanly (exit $rc)"
+    fi
 done
 
 # ---- 2. "run --once" over 20 certificates, nothing due ------------------------------
@@ -199,9 +202,10 @@ for mode in sequential parallel; do
         continue
     }
     # As Pebble 2.4.0 itself: no profiles, no ARI; and a clean request log.
-    proxy_ctl /reset '{}' >/dev/null &&
-        proxy_ctl /profiles '{"profiles": null}' >/dev/null &&
-        proxy_ctl /ari '{"enabled": false}' >/dev/null || bad "proxy control"
+    if ! { proxy_ctl /reset '{}' && proxy_ctl /profiles '{"profiles": null}' &&
+        proxy_ctl /ari '{"enabled": false}'; } >/dev/null; then
+        bad "the proxy's control API"
+    fi
     if ! read -r med min max peak cpu < <(RUNSTAT_LOG=$top/run.log $PY "$BENCH/runstat.py" 1 \
         "$ACMED" --config-dir "$top/config" --state-dir "$top/state" run --once); then
         bad "run --once issuing $NISSUE certificates ($label) failed; see below"
