@@ -124,6 +124,10 @@ CONFDIR		?= /etc/acmed
 INSTALL_HOOKS	 = $(wildcard contrib/hooks/*)
 INSTALL_EXAMPLES = $(wildcard contrib/examples/*.yaml)
 
+# The man pages and examples name the hooks under the default DATADIR; the
+# installed copies name the real one.
+FIXPATHS = sed -e 's|/usr/local/share/acmed|$(DATADIR)|g'
+
 install: all
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 	    systemd/acmed.service.in >$(BUILD)/acmed.service
@@ -136,14 +140,18 @@ install: all
 	install -m 0644 $(BUILD)/acmed.service $(DESTDIR)$(UNITDIR)/acmed.service
 	install -m 0644 systemd/acmed.sysusers $(DESTDIR)$(SYSUSERSDIR)/acmed.conf
 	install -m 0644 systemd/acmed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/acmed.conf
-	install -m 0644 man/acmed.8 $(DESTDIR)$(MANDIR)/man8/acmed.8
-	install -m 0644 man/acmed.yaml.5 $(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
+	$(FIXPATHS) man/acmed.8 >$(DESTDIR)$(MANDIR)/man8/acmed.8
+	$(FIXPATHS) man/acmed.yaml.5 >$(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/acmed.8 $(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
 	install -m 0644 config/acmed.example.yaml $(DESTDIR)$(CONFDIR)/acmed.yaml.example
 	install -m 0755 $(INSTALL_HOOKS) $(DESTDIR)$(DATADIR)/hooks/
 	install -m 0644 contrib/polkit/50-acmed.rules $(DESTDIR)$(DATADIR)/polkit/
 	install -m 0644 contrib/completion/acmed.bash $(DESTDIR)$(COMPLETIONDIR)/acmed
 	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
-	install -m 0644 $(INSTALL_EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	for f in $(INSTALL_EXAMPLES); do \
+	    $(FIXPATHS) $$f >$(DESTDIR)$(DOCDIR)/examples/$${f##*/} && \
+	    chmod 0644 $(DESTDIR)$(DOCDIR)/examples/$${f##*/} || exit 1; \
+	done
 
 clean:
 	rm -rf build acmed
