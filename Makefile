@@ -101,7 +101,8 @@ endif
 CPPFLAGS += -iquote tests/fuzz
 
 $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBOBJ) $(filter %.o,$(FUZZ_MAIN))
-	$(CC) $(LDFLAGS) $(FUZZ_WRAP_$*) -o $@ $^ $(filter-out %.o,$(FUZZ_MAIN)) $(PKG_LIBS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) $(FUZZ_WRAP_$*) -o $@ $^ $(filter-out %.o,$(FUZZ_MAIN)) $(PKG_LIBS) $(LDLIBS)
 
 fuzz-bins: $(FUZZ:%=$(BUILD)/tests/fuzz/%)
 unit-bins: fuzz-bins
@@ -109,6 +110,8 @@ unit-bins: fuzz-bins
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz FUZZ_ENGINE=libfuzzer fuzz-bins
 	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ)
+
+.PHONY: fuzz fuzz-bins
 
 # make install: PREFIX (default /usr/local) and DESTDIR as usual.  The unit,
 # sysusers.d and tmpfiles.d files go where systemd reads a package's files
@@ -156,7 +159,7 @@ install: all
 clean:
 	rm -rf build acmed
 
-.PHONY: all deps check check-unit unit-bins fuzz fuzz-bins demo bench install clean
+.PHONY: all deps check check-unit unit-bins demo bench install clean
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
