@@ -285,6 +285,7 @@ cmd_status(const struct opts *o, int argc, char **argv)
 		else if (argv[i][0] != '-' && only == NULL)
 			only = argv[i];
 		else {
+			fprintf(stderr, "acmed status: unexpected argument \"%s\"\n", argv[i]);
 			usage(stderr);
 			return EXIT_USAGE;
 		}
@@ -703,6 +704,41 @@ out:
 	return rc;
 }
 
+/*
+ * The directory options and -v may also follow the command ("acmed check
+ * --config-dir DIR"): take them out of the command's arguments.  Returns 0,
+ * or -1 if one lacks its value.
+ */
+static int
+late_options(struct opts *o, int *argc, char **argv)
+{
+	int i, n = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		char **dst = strcmp(a, "--config-dir") == 0 || strcmp(a, "-c") == 0 ? &o->config_dir
+		    : strcmp(a, "--state-dir") == 0 || strcmp(a, "-s") == 0	 ? &o->state_dir
+										 : NULL;
+
+		if (dst != NULL) {
+			if (++i == *argc)
+				return -1;
+			*dst = argv[i];
+		} else if (strncmp(a, "--config-dir=", 13) == 0) {
+			o->config_dir = argv[i] + 13;
+		} else if (strncmp(a, "--state-dir=", 12) == 0) {
+			o->state_dir = argv[i] + 12;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			log_set_level(LOG_LVL_DEBUG);
+		} else {
+			argv[n++] = argv[i];
+		}
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -749,6 +785,14 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	if (late_options(&o, &argc, argv) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "check") == 0 && argc > 1) {
+		fprintf(stderr, "acmed check: unexpected argument \"%s\"\n", argv[1]);
+		return EXIT_USAGE;
+	}
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(&o);
 	if (strcmp(cmd, "run") == 0)

@@ -109,6 +109,19 @@ stderr_has "nonexistent config dir: message names the directory and the reason" 
     "$QT/does-not-exist.*(No such file or directory|does not exist|cannot open)"
 check "nonexistent config dir: no OK on stdout" test -z "$out"
 
+# ---- options after the command, and stray arguments -------------------------------
+mkdir -p "$T/late"
+good_config "$T/late/acmed.yaml" late
+"$ACMED" check --config-dir "$T/late" >"$T/late.out" 2>&1
+expect_eq "check --config-dir DIR (option after the command): exit 0" "$?" 0
+check "check --config-dir DIR reads DIR" grep -q "^$QT/late: 1 CA(s), 1 certificate(s): OK" "$T/late.out"
+"$ACMED" --config-dir "$T/late" check extra >"$T/late.out" 2>&1
+expect_eq "check with a stray argument: usage error (64)" "$?" 64
+check "check names the stray argument" grep -q 'acmed check: unexpected argument "extra"' "$T/late.out"
+"$ACMED" --config-dir "$T/late" --state-dir "$T/late-state" status --bogus >"$T/late.out" 2>&1
+expect_eq "status --bogus: usage error (64)" "$?" 64
+check "status names the unknown option" grep -q 'acmed status: unexpected argument "--bogus"' "$T/late.out"
+
 # ---- files the configuration names but this machine lacks: warnings -----------------
 mkdir -p "$T/paths"
 cat >"$T/paths/acmed.yaml" <<EOF
