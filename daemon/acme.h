@@ -59,6 +59,8 @@ int acme_new(const char *directory_url, const char *ca_bundle,
     struct acme **ret);
 void acme_free(struct acme *a);
 void acme_set_subject(struct acme *a, const char *subject);
+/* Limit each HTTP request to "secs" (0: HTTP_TIMEOUT_S). */
+void acme_set_timeout(struct acme *a, unsigned secs);
 const char *acme_last_error(const struct acme *a);
 /* Record a failure as the last error (and log it, subject first). */
 void acme_fail(struct acme *a, const char *fmt, ...)

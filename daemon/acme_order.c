@@ -416,7 +416,7 @@ static int
 authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 {
 	struct http_resp *resp = NULL, *cresp = NULL;
-	struct json *j = NULL;
+	struct json *j = NULL, *cj = NULL;
 	const char *name, *curl, *token;
 	char *keyauth = NULL, *tok = NULL, esc[300];
 	enum acme_status st;
@@ -454,6 +454,13 @@ authorize_one(struct acme *a, const char *url, const struct acme_solver *s)
 	r = acme_post(a, curl, "{}", NULL, false, &cresp);
 	if (r == 0 && cresp->status != 200)
 		r = acme_http_failure(a, "challenge", cresp);
+	/*
+	 * The answer is the updated challenge (RFC 8555 7.5.1).  Anything else
+	 * means the CA may never have seen our response: waiting for the
+	 * authorization would only run into the poll deadline.
+	 */
+	if (r == 0 && (r = acme_parse_body(a, "challenge", cresp, &cj)) == 0)
+		json_free(cj);
 	if (r == 0)
 		r = authz_wait(a, url, esc);
 	s->cleanup(s->arg, tok);
