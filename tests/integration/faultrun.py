@@ -113,10 +113,30 @@ FATAL = ("500", "500ra", "502", "502ra", "503", "503ra", "503date", "429",
 SPREAD = FATAL + ("stall", "wrongtype", "badtls")
 
 
+# The first rounds are fixed: faults whose handling once went wrong.  Their
+# Retry-After (20000 s, 24000 s) outlasts every backoff acmed could be in
+# by then but not one STEP, so the checks tell them apart.
+FIXED = (
+    # A 200 answer to the challenge POST that is not the challenge: the CA
+    # never saw the response, so waiting for the authorization is futile.
+    [{"match": "challenge", "action": "nonjson", "count": -1}],
+    # Retry-After from the session's setup holds for every certificate.
+    [{"match": "directory", "status": 503, "retry_after": "20000"}],
+    [{"match": "nonce", "status": 503, "retry_after": "20000"}],
+    # renewalInfo errors: Retry-After beats the error delays (60 s, 6 h).
+    [{"match": "renewalInfo", "status": 503, "retry_after": "20000", "count": 2},
+     {"match": "renewalInfo", "status": 429, "retry_after": "24000", "count": 3}],
+    # The CA cannot answer for a stored order: no new order in its place.
+    [{"match": "order", "status": 503, "retry_after": "20000", "count": -1}],
+)
+
+
 def round_rules(k, t, rng, stall, nstalls):
     """The rules of faulty round k (in queue order: the first match wins)."""
     rules = []
-    if k % 6 == 5:
+    if k < len(FIXED):
+        rules += [dict(r) for r in FIXED[k]]
+    elif k % 6 == 5:
         # Session round: the pass's setup (directory, nonce, account) fails.
         kind = SESSION_KINDS[(k // 6) % 3]
         rules.append(dict(fault_rule(rng.choice(FATAL), t, rng, stall),
@@ -275,7 +295,13 @@ class Run:
         stray = attempted - selected
         expect(not stray, "%s: only the named certificates were attempted" % what,
                "also attempted: %s" % sorted(stray))
+        if k < len(FIXED):
+            fired = {(e["kind"], e["injected"]) for e in hits}
+            want = {(r["match"], r.get("status") or r.get("action")) for r in FIXED[k]}
+            expect(want <= fired, "%s: the fixed faults fired" % what,
+                   "wanted %s, fired %s" % (sorted(want), sorted(fired)))
         self.check_waits(what, t, log, attempted)
+        self.check_after_ra(what, log, attempted)
         self.learn_waits(what, t, log, rows, attempted)
 
     def check_waits(self, what, t, log, attempted):
@@ -291,6 +317,24 @@ class Run:
                     early.append("%s: %s %s %s before the Retry-After (%d s early)"
                                  % (n, e["kind"], e["method"], e["path"], w[ch] - t))
         expect(not early, "%s: no request for a certificate before its Retry-After" % what, *early[:5])
+
+    def check_after_ra(self, what, log, attempted):
+        """After an error with Retry-After: nothing more for it in the pass."""
+        late = []
+        for i, e in enumerate(log):
+            if not e.get("retry_after") or (e.get("status") or 0) < 400:
+                continue
+            ch = "ari" if e["kind"] == "renewalInfo" else "acme"
+            targets = self.owners(e) or (sorted(attempted) if e["kind"] in SESSION_KINDS else [])
+            for f in log[i + 1:]:
+                fch = "ari" if f["kind"] == "renewalInfo" else "acme"
+                hit = set(self.owners(f)) & set(targets)
+                if hit and fch == ch:
+                    late.append("%s: %s %s after %s %s answered %s with Retry-After %s"
+                                % (sorted(hit), f["kind"], f["path"], e["kind"], e["path"],
+                                   e["status"], e["retry_after"]))
+        expect(not late, "%s: no request for a certificate after its Retry-After in the same pass" % what,
+               *late[:5])
 
     def learn_waits(self, what, t, log, rows, attempted):
         """Every Retry-After on an error answer: recorded as the next time."""
@@ -359,8 +403,9 @@ class Run:
         expect(rc == 0, "setup: %d certificates issued without faults" % len(first), "exit %s; see %s" % (rc, logf))
         rows = db_rows(a.state)
         serials = {n: rows[n]["serial"] for n in first if n in rows}
-        # Past the renewal point of all of them: every certificate is due.
-        t = max(r["next_check"] or 0 for r in rows.values()) + 60
+        # Past the renewal point and the ARI window of all of them: every
+        # certificate is due.
+        t = max(max(r["next_check"] or 0, r["ari_end"] or 0) for r in rows.values()) + 60
         hooks_before = os.path.getsize(a.hook_log) if os.path.exists(a.hook_log) else 0
         self.config(a.timeout)
         rng = random.Random(a.seed)

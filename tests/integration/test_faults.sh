@@ -52,4 +52,100 @@ echo "(part 1 took ${SECONDS}s)"
 proxy_stop "$T/pebble"
 pebble_stop "$T/pebble"
 
+# certs_yaml CA-NAME DIRECTORY N PREFIX OUT: a configuration of N certificates.
+certs_yaml() {
+    local i
+    printf 'global:\n  max_parallel: 32\n  post_renew_hook: [%s, post]\n' "$T/hook.sh"
+    printf 'cas:\n  - name: %s\n    directory: %s\n    contact: [mailto:admin@example.org]\n' "$1" "$2"
+    [[ -n ${PEBBLE_CA_BUNDLE:-} ]] && printf '    ca_bundle: %s\n' "$PEBBLE_CA_BUNDLE"
+    echo "certificates:"
+    for ((i = 0; i < $3; i++)); do
+        printf '  - name: %s%d\n    domains: [%s%d.example.org]\n' "$4" "$i" "$4" "$i"
+        printf '    challenge: {type: http-01, listen: "127.0.0.1:%s"}\n' "$HP"
+        printf '    output: %s/%s%d\n    reload: [%s, %s%d]\n' "$5" "$4" "$i" "$T/hook.sh" "$4" "$i"
+    done
+}
+
+# ---- 2. half of all nonces rejected: 100 of 100 issuances ------------------------
+SECONDS=0
+PEBBLE_WFE_NONCEREJECT=50 start_pebble
+C2=$T/config2 S2=$T/state2 O2=$T/out2
+mkdir -p "$C2" "$O2"
+certs_yaml pebble "$PEBBLE_DIR_URL" 100 n "$O2" >"$C2/acmed.yaml"
+: >"$T/hook.log"
+ACMED_DEBUG=1 "$ACMED" --config-dir "$C2" --state-dir "$S2" renew --all >"$T/nonce.log" 2>&1
+expect_eq "PEBBLE_WFE_NONCEREJECT=50: renew --all of 100 certificates exits 0" "$?" 0
+issued=$(sqlite3 -batch -noheader "$S2/acmed.db" \
+    "SELECT count(DISTINCT serial) FROM certificates WHERE serial IS NOT NULL AND failures = 0")
+expect_eq "100 of 100 issuances succeeded (distinct serials, no failure recorded)" "$issued" 100
+expect_eq "100 certificates installed whose serial is the recorded one" "$("$PY" - "$S2/acmed.db" "$O2" <<'EOF2'
+import os, sqlite3, sys
+from cryptography import x509
+n = 0
+for name, serial in sqlite3.connect(sys.argv[1]).execute("SELECT name, serial FROM certificates"):
+    try:
+        with open(os.path.join(sys.argv[2], name, "cert.pem"), "rb") as f:
+            c = x509.load_pem_x509_certificate(f.read())
+    except (OSError, ValueError):
+        continue
+    names = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    n += "%x" % c.serial_number == serial.lstrip("0") and names == [name + ".example.org"]
+print(n)
+EOF2
+)" 100
+bad_nonces=$(grep -c 'badNonce, retrying' "$T/nonce.log")
+check "badNonce answers were met and retried ($bad_nonces of them)" test "$bad_nonces" -ge 100
+expect_eq "each reload hook ran once, then the post-renew hook" \
+    "$(sort "$T/hook.log" | uniq -c | awk '$1 != 1' | wc -l) $(grep -c . "$T/hook.log") $(tail -n 1 "$T/hook.log")" "0 101 post"
+check "no certificate hit the badNonce bound" not grep -q 'nonces in a row' "$T/nonce.log"
+echo "(part 2: 100 issuances, $bad_nonces badNonce retries, ${SECONDS}s)"
+pebble_stop "$T/pebble"
+
+# ---- 3. the CA down: READY=1 within 2 s with 100 certificates, no hook -----------
+unset PEBBLE_CA_BUNDLE
+C3=$T/config3 S3=$T/state3 O3=$T/out3 SOCK=$T/notify.sock MSGS=$T/notify.txt LOG3=$T/daemon.log
+mkdir -p "$C3"
+certs_yaml down https://127.0.0.1:1/dir 100 d "$O3" >"$C3/acmed.yaml"
+: >"$T/hook.log"
+# Records every datagram's lines as "UNIXTIME<TAB>LINE".
+cat >"$T/listener.py" <<'EOF2'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    f.write("%.3f\tLISTENING\n" % time.time())
+    while True:
+        data = s.recv(65536)
+        now = time.time()
+        for line in data.decode("utf-8", "replace").split("\n"):
+            if line:
+                f.write("%.3f\t%s\n" % (now, line))
+EOF2
+"$PY" "$T/listener.py" "$SOCK" "$MSGS" 2>"$T/listener.err" &
+track_pid $!
+wait_for 5 grep -q LISTENING "$MSGS" 2>/dev/null || die "notify listener starts" "$(cat "$T/listener.err")"
+start=$(date +%s.%N)
+NOTIFY_SOCKET=$SOCK "$ACMED" --config-dir "$C3" --state-dir "$S3" run >"$LOG3" 2>&1 &
+DPID=$!
+track_pid "$DPID"
+wait_for 5 grep -q $'\tREADY=1$' "$MSGS"
+ready=$(awk -F'\t' '$2 == "READY=1" { print $1; exit }' "$MSGS")
+if [[ -n $ready ]] && "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) <= 2.0 else 1)' "$start" "$ready"; then
+    ok "CA down, 100 certificates: READY=1 within 2 s of the start ($("$PY" -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$start" "$ready") s)"
+else
+    fail "CA down, 100 certificates: READY=1 within 2 s of the start" "start $start, READY at ${ready:-never}" "$(tail -n 5 "$LOG3")"
+fi
+# The worker tries all 100 against the dead CA; then the daemon waits.
+failing() { [[ $(sqlite3 -batch -noheader "$S3/acmed.db" "SELECT count(*) FROM certificates WHERE failures > 0" 2>/dev/null) == 100 ]]; }
+check "CA down: the first pass records all 100 certificates as failed" wait_for 30 failing
+check "CA down: the daemon reports 100 failing" wait_for 5 grep -q $'\tSTATUS=.*100 failing' "$MSGS"
+check "CA down: the daemon is still running" kill -0 "$DPID"
+check "CA down: no live file was written" test ! -e "$O3"
+expect_eq "CA down: no hook ran" "$(cat "$T/hook.log")" ""
+kill -TERM "$DPID"
+wait_for 10 not kill -0 "$DPID" 2>/dev/null
+wait "$DPID"
+expect_eq "CA down: SIGTERM, exit 0" "$?" 0
+sanitizer_check "$T/nonce.log" "$LOG3"
+
 finish
