@@ -36,6 +36,7 @@
 #define RATE_FAILURES_MAX 5
 #define RESPONDERS_MAX 16
 #define TOKEN_COPY_MAX 260
+#define ORDER_KEEP_S (7 * 86400) /* Let's Encrypt's orders live 7 days */
 
 /* One ACME session per CA per pass: directory, nonces and account. */
 struct session {
@@ -430,10 +431,11 @@ forget_order(struct pass *p, const struct cfg_cert *c)
 /*
  * After a restart: pick up the order left in flight for this configuration,
  * if the CA still has it in a state we can continue from, with its key.
- * Returns -EAGAIN (order kept, error and Retry-After as the fetch left
- * them) if the CA could not answer for it now: placing another order
- * right away would ignore what it asked for.  Else 0, with or without an
- * order.
+ * Returns -EAGAIN (error and Retry-After as the fetch left them) if the
+ * CA could not answer for it now: placing another order right away would
+ * ignore what it asked for.  The order is kept for the next try unless it
+ * is older than ORDER_KEEP_S, so that a CA failing on it for good cannot
+ * stall the certificate.  Else 0, with or without an order.
  */
 static int
 resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
@@ -451,7 +453,12 @@ resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
 	if (strcmp(so.fingerprint, fp) == 0 && strcmp(so.ca, c->ca->name) == 0 &&
 	    load_key_file(path, &k) == 0 && crypto_key_type(k) == (enum key_type)c->key_type &&
 	    (r = acme_order_fetch(a, so.url, &o)) == -EAGAIN) {
-		log_info("%s: order %s: no answer now; keeping it for the next try", c->name, so.url);
+		if (clock_now() - so.created < ORDER_KEEP_S) {
+			log_info("%s: order %s: no answer now; keeping it for the next try", c->name, so.url);
+		} else {
+			log_info("%s: order %s: no answer, and too old to keep; the next try orders anew", c->name, so.url);
+			forget_order(p, c);
+		}
 		crypto_key_free(k);
 		store_order_fini(&so);
 		return r;

@@ -196,6 +196,14 @@ def db_rows(state):
     return rows
 
 
+def stored_orders(state):
+    """Certificate name -> creation time of the order acmed keeps for it."""
+    con = sqlite3.connect("file:%s/acmed.db?mode=ro" % state, uri=True)
+    rows = dict(con.execute("SELECT name, created FROM orders"))
+    con.close()
+    return rows
+
+
 def ra_deadline(value, t):
     """Absolute time a Retry-After value allows, at fake time t (or None)."""
     v = (value or "").strip()
@@ -259,16 +267,19 @@ class Run:
 
     # -- one faulty round -----------------------------------------------------
 
-    def faulty(self, k, t, rng, nstalls):
+    def faulty(self, k, t, rng, nstalls, rules=None):
         names = self.names
-        if k % 3 == 0:
+        if rules is not None:
+            args, allowed = ["renew", "--all"], (0, 1, 2)
+        elif k % 3 == 0:
             args, allowed = ["run", "--once"], (0, 1)
         elif k % 3 == 1:
             args, allowed = ["renew", "--all"], (0, 1, 2)
         else:
             args, allowed = ["renew"] + names[k % 2::2], (0, 1, 2)
         selected = set(args[1:]) if args[0] == "renew" and args[1] != "--all" else set(names)
-        rules = round_rules(k, t, rng, self.a.stall, nstalls)
+        if rules is None:
+            rules = round_rules(k, t, rng, self.a.stall, nstalls)
         self.px.call("/reset", {})
         self.px.call("/inject", {"rules": rules})
         before = live_sums(self.a.out, names)
@@ -303,6 +314,7 @@ class Run:
         self.check_waits(what, t, log, attempted)
         self.check_after_ra(what, log, attempted)
         self.learn_waits(what, t, log, rows, attempted)
+        return attempted
 
     def check_waits(self, what, t, log, attempted):
         """Nothing for a certificate that still waits for a Retry-After."""
@@ -413,6 +425,18 @@ class Run:
         for k in range(a.rounds):
             self.faulty(k, t, rng, nstalls)
             t += STEP
+        # A week later the CA fails on every stored order: each is given up
+        # (the Retry-After still holds for this pass), not kept for ever.
+        t += 8 * 86400
+        stale = {n for n, c in stored_orders(a.state).items() if c < t - 7 * 86400}
+        attempted = self.faulty(a.rounds, t, rng, nstalls, rules=[
+            {"match": "order", "status": 503, "retry_after": "600", "count": -1},
+            {"match": "cert", "status": 503, "count": -1}])
+        left = stale & attempted & set(stored_orders(a.state))
+        expect(stale & attempted and not left,
+               "orders older than a week that the CA cannot answer for are given up (%d)" % len(stale & attempted),
+               "stale %s, attempted %s, still stored %s" % (sorted(stale), sorted(attempted), sorted(left)))
+        t += STEP
         hooks_after = os.path.getsize(a.hook_log) if os.path.exists(a.hook_log) else 0
         expect(hooks_after == hooks_before, "no reload hook ran while the faults lasted")
         # The faults stop; the normal timeout again.
