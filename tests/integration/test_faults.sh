@@ -8,7 +8,7 @@
 # after the faults stop).  2. Pebble rejecting half of all nonces: 100 of
 # 100 issuances succeed.  3. The CA down: "acmed run" with 100
 # certificates is READY within 2 s and runs no hook.
-# FAULT_ROUNDS=N runs N random rounds (debugging; fewer than the default
+# FAULT_ROUNDS=N runs N faulty rounds (debugging; fewer than the default
 # fail the fault-count checks).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
