@@ -58,6 +58,7 @@ static const struct field ca_fields[] = {
     STR("ca_bundle", struct cfg_ca, ca_bundle, false),
     STR("account_key", struct cfg_ca, account_key_text, false),
     {"eab", F_MAP, 0, 0, eab_fields, false},
+    STR("http_timeout", struct cfg_ca, http_timeout_text, false),
     {NULL, F_STR, 0, 0, NULL, false},
 };
 
@@ -483,6 +484,8 @@ vdiag(struct cfg_diag *d, const char *file, unsigned line, const char *fmt, ...)
 	diag_add(d, file, &m, "%s", msg);
 }
 
+static long number(const char *s, long lo, long hi);
+
 static int
 validate_ca(struct cfg *c, size_t i, struct cfg_diag *d)
 {
@@ -511,6 +514,17 @@ validate_ca(struct cfg *c, size_t i, struct cfg_diag *d)
 	if (ca->account_key_text != NULL && (ca->account_key_type = key_type_from_name(ca->account_key_text)) < 0) {
 		vdiag(d, AT(ca), "CA \"%s\": account_key \"%s\" is not one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096", ca->name, ca->account_key_text);
 		r = -EINVAL;
+	}
+	ca->http_timeout = CFG_HTTP_TIMEOUT_DEFAULT;
+	if (ca->http_timeout_text != NULL) {
+		long v = number(ca->http_timeout_text, 1, CFG_HTTP_TIMEOUT_MAX);
+
+		if (v < 0) {
+			vdiag(d, AT(ca), "CA \"%s\": http_timeout must be a number of seconds from 1 to %d", ca->name, CFG_HTTP_TIMEOUT_MAX);
+			r = -EINVAL;
+		} else {
+			ca->http_timeout = (unsigned)v;
+		}
 	}
 	if (ca->eab_hmac_key_file != NULL && ca->eab_hmac_key_file[0] != '/') {
 		vdiag(d, AT(ca), "CA \"%s\": eab hmac_key_file must be an absolute path", ca->name);
@@ -967,6 +981,7 @@ cfg_free(struct cfg *c)
 		free(ca->account_key_text);
 		free(ca->eab_kid);
 		free(ca->eab_hmac_key_file);
+		free(ca->http_timeout_text);
 		free(ca->file);
 	}
 	for (i = 0; i < c->ncerts; i++) {

@@ -14,6 +14,8 @@
 #define CFG_FILE_MAX (1024 * 1024)
 #define CFG_NAMES_MAX 100
 #define CFG_HOOK_ARGS_MAX 32
+#define CFG_HTTP_TIMEOUT_DEFAULT 30
+#define CFG_HTTP_TIMEOUT_MAX 600
 
 struct cfg_ca {
 	char *name;
@@ -25,6 +27,8 @@ struct cfg_ca {
 	int account_key_type; /* enum key_type; default ec-p256 */
 	char *eab_kid;        /* External Account Binding (RFC 8555 7.3.4) */
 	char *eab_hmac_key_file;
+	char *http_timeout_text;
+	unsigned http_timeout; /* seconds per HTTP request; default 30 */
 	char *file;
 	unsigned line;
 };

@@ -105,6 +105,7 @@ account_open(const struct cfg_ca *ca, const char *state_dir, struct store *st,
 	if ((r = acme_new(ca->directory, ca->ca_bundle, &a)) < 0)
 		return r;
 	*ret_acme = a; /* even on failure: its last error explains */
+	acme_set_timeout(a, ca->http_timeout);
 	acme_set_subject(a, ca->name);
 	if ((r = acme_load_directory(a)) < 0 || (r = account_key(state_dir, ca, &k)) < 0)
 		return r;

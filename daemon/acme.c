@@ -113,6 +113,12 @@ acme_set_eab(struct acme *a, const char *kid, const unsigned char *mac_key,
 }
 
 void
+acme_set_timeout(struct acme *a, unsigned secs)
+{
+	http_set_timeout(a->http, secs);
+}
+
+void
 acme_set_subject(struct acme *a, const char *subject)
 {
 	(void)a; /* per thread, see acme.h */
@@ -385,7 +391,11 @@ acme_get_nonce(struct acme *a, char **ret)
 		nonce_answered(a);
 		if (r < 0)
 			return r;
+		/* An error answer (503 + Retry-After) is not asked again at once. */
+		r = resp->status >= 400 ? acme_http_failure(a, "newNonce", resp) : 0;
 		http_resp_free(resp);
+		if (r < 0)
+			return r;
 	}
 	acme_fail(a, "newNonce gave no usable Replay-Nonce");
 	return -EPROTO;

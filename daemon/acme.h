@@ -66,6 +66,8 @@ void acme_set_subject(struct acme *a, const char *subject);
  * authorizations and the order itself; SPEC 24).  Default 600.
  */
 void acme_set_order_timeout(struct acme *a, unsigned seconds);
+/* Limit each HTTP request to "secs" (0: HTTP_TIMEOUT_S). */
+void acme_set_timeout(struct acme *a, unsigned secs);
 const char *acme_last_error(const struct acme *a);
 /* Record a failure as the last error (and log it, subject first). */
 void acme_fail(struct acme *a, const char *fmt, ...)

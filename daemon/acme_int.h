@@ -29,7 +29,7 @@ extern _Thread_local struct acme_call acme_tls;
 
 #define NONCE_POOL_MAX 8
 #define NONCE_LEN_MAX 256
-#define BAD_NONCE_TRIES 10
+#define BAD_NONCE_TRIES 30 /* at 50 % rejection: 1 request in 10^9 fails */
 #define URL_LEN_MAX 2048
 #define TOKEN_LEN_MAX 256
 #define ORDER_TIMEOUT_DEFAULT_S 600 /* cfg.c's default for global.order_timeout */

@@ -431,7 +431,7 @@ authorize_one(struct acme *a, struct acme_order *o, const char *url,
     const struct acme_solver *s)
 {
 	struct http_resp *resp = NULL, *cresp = NULL;
-	struct json *j = NULL;
+	struct json *j = NULL, *cj = NULL;
 	const char *name, *curl, *token;
 	char *keyauth = NULL, *tok = NULL, esc[300], stbuf[64];
 	enum acme_status st;
@@ -469,6 +469,13 @@ authorize_one(struct acme *a, struct acme_order *o, const char *url,
 	r = acme_post(a, curl, "{}", NULL, false, &cresp);
 	if (r == 0 && cresp->status != 200)
 		r = acme_http_failure(a, "challenge", cresp);
+	/*
+	 * The answer is the updated challenge (RFC 8555 7.5.1).  Anything else
+	 * means the CA may never have seen our response: waiting for the
+	 * authorization would only run into the poll deadline.
+	 */
+	if (r == 0 && (r = acme_parse_body(a, "challenge", cresp, &cj)) == 0)
+		json_free(cj);
 	if (r == 0)
 		r = authz_wait(a, o, url, esc);
 	s->cleanup(s->arg, tok);

@@ -34,6 +34,8 @@ admin_profiles(const struct cfg *cfg, const char *ca)
 	if ((r = acme_new(url, known != NULL ? known->ca_bundle : NULL, &a)) < 0)
 		return r;
 	acme_set_subject(a, known != NULL ? known->name : url);
+	if (known != NULL)
+		acme_set_timeout(a, known->http_timeout);
 	if ((r = acme_load_directory(a)) == 0) {
 		if (acme_nprofiles(a) == 0)
 			printf("%s offers no profiles\n", known != NULL ? known->name : url);

@@ -12,13 +12,13 @@
 
 #include "log.h"
 
-#define HTTP_TIMEOUT_S 30L
 #define HTTP_CONNECT_TIMEOUT_S 10L
 #define USER_AGENT "acmed/0.1"
 
 struct http {
 	CURL *curl;
 	char *ca_bundle;
+	long timeout_s; /* whole request, connection included */
 };
 
 struct sink {
@@ -39,6 +39,7 @@ http_new(const char *ca_bundle, struct http **ret)
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
+	h->timeout_s = HTTP_TIMEOUT_S;
 	if ((h->curl = curl_easy_init()) == NULL ||
 	    (ca_bundle != NULL && (h->ca_bundle = strdup(ca_bundle)) == NULL)) {
 		http_free(h);
@@ -46,6 +47,12 @@ http_new(const char *ca_bundle, struct http **ret)
 	}
 	*ret = h;
 	return 0;
+}
+
+void
+http_set_timeout(struct http *h, unsigned secs)
+{
+	h->timeout_s = secs > 0 ? (long)secs : HTTP_TIMEOUT_S;
 }
 
 void
@@ -226,8 +233,8 @@ http_request(struct http *h, const char *method, const char *url,
 	if (h->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, HTTP_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout_s);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout_s < HTTP_CONNECT_TIMEOUT_S ? h->timeout_s : HTTP_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

@@ -12,6 +12,7 @@
 #define HTTP_BODY_MAX (1024 * 1024)
 #define HTTP_HEADER_MAX 8192
 #define HTTP_LINKS_MAX 8
+#define HTTP_TIMEOUT_S 30L /* default limit on one request, in seconds */
 
 struct http;
 
@@ -30,6 +31,8 @@ struct http_resp {
 /* "ca_bundle" may be NULL (system store).  Logs nothing. */
 int http_new(const char *ca_bundle, struct http **ret);
 void http_free(struct http *h);
+/* Limit each request (connecting included) to "secs"; 0: the default. */
+void http_set_timeout(struct http *h, unsigned secs);
 
 /*
  * Send a request.  "method" is "GET", "HEAD" or "POST" (with "body" of

@@ -36,6 +36,7 @@
 #define RATE_FAILURES_MAX 5
 #define RESPONDERS_MAX 16
 #define TOKEN_COPY_MAX 260
+#define ORDER_KEEP_S (7 * 86400) /* Let's Encrypt's orders live 7 days */
 
 /* One ACME session per CA per pass: directory, nonces and account. */
 struct session {
@@ -44,6 +45,7 @@ struct session {
 	struct key *account_key;
 	int status; /* 0 ready, <0 setup failed, SESSION_OPENING while set up */
 	char error[512]; /* why setup failed */
+	long retry_after; /* what the CA asked for when setup failed, or 0 */
 };
 
 #define UNITS_MAX 256
@@ -199,9 +201,12 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 	status = account_open(ca, p->state_dir, p->st, &acme, &key);
 	if (acme != NULL)
 		acme_set_order_timeout(acme, p->cfg->global.order_timeout);
-	if (status < 0)
+	if (status < 0) {
 		snprintf(error, sizeof(error), "%s", acme != NULL && *acme_last_error(acme) ?
 		    acme_last_error(acme) : "CA session setup failed");
+		/* Per thread: keep it for every certificate of this CA. */
+		s->retry_after = acme != NULL ? acme_retry_after(acme) : 0;
+	}
 
 	pthread_mutex_lock(&p->lock);
 	s->acme = acme;
@@ -486,8 +491,13 @@ forget_order(struct pass *p, const struct cfg_cert *c)
 /*
  * After a restart: pick up the order left in flight for this configuration,
  * if the CA still has it in a state we can continue from, with its key.
+ * Returns -EAGAIN (error and Retry-After as the fetch left them) if the
+ * CA could not answer for it now: placing another order right away would
+ * ignore what it asked for.  The order is kept for the next try unless it
+ * is older than ORDER_KEEP_S, so that a CA failing on it for good cannot
+ * stall the certificate.  Else 0, with or without an order.
  */
-static void
+static int
 resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
     const char *fp, struct acme_order **ret_o, struct key **ret_k)
 {
@@ -495,13 +505,25 @@ resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
 	struct acme_order *o = NULL;
 	struct key *k = NULL;
 	char path[PATH_MAX];
+	int r = 0;
 
 	if (store_order_get(p->st, c->name, &so) < 0)
-		return;
+		return 0;
 	pending_key_path(p, c, path, sizeof(path));
-	if (strcmp(so.fingerprint, fp) != 0 || strcmp(so.ca, c->ca->name) != 0 ||
-	    load_key_file(path, &k) < 0 || crypto_key_type(k) != (enum key_type)c->key_type ||
-	    acme_order_fetch(a, so.url, &o) < 0 || o->status == ACME_INVALID || o->status == ACME_UNKNOWN ||
+	if (strcmp(so.fingerprint, fp) == 0 && strcmp(so.ca, c->ca->name) == 0 &&
+	    load_key_file(path, &k) == 0 && crypto_key_type(k) == (enum key_type)c->key_type &&
+	    (r = acme_order_fetch(a, so.url, &o)) == -EAGAIN) {
+		if (clock_now() - so.created < ORDER_KEEP_S) {
+			log_info("%s: order %s: no answer now; keeping it for the next try", c->name, so.url);
+		} else {
+			log_info("%s: order %s: no answer, and too old to keep; the next try orders anew", c->name, so.url);
+			forget_order(p, c);
+		}
+		crypto_key_free(k);
+		store_order_fini(&so);
+		return r;
+	}
+	if (r < 0 || o == NULL || o->status == ACME_INVALID || o->status == ACME_UNKNOWN ||
 	    (o->status == ACME_VALID && o->certificate == NULL)) {
 		log_info("%s: not resuming the earlier order %s", c->name, so.url);
 		acme_order_free(o);
@@ -514,6 +536,7 @@ resume_order(struct pass *p, const struct cfg_cert *c, struct acme *a,
 	}
 	acme_set_subject(a, c->name); /* clears the fetch's error, if any */
 	store_order_fini(&so);
+	return 0;
 }
 
 /* Remember the order so a restart resumes it instead of placing another. */
@@ -549,7 +572,8 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		return r;
 	if ((r = solve_begin(&p->solvers, &p->lock, c, p->cfg->global.hook_timeout, &solver)) < 0)
 		return r;
-	resume_order(p, c, a, fp, &o, &k);
+	if ((r = resume_order(p, c, a, fp, &o, &k)) < 0)
+		goto out;
 	if (k == NULL && ((r = certificate_key(c, &k)) < 0 || (r = save_pending_key(p, c, k)) < 0))
 		goto out;
 	if ((r = crypto_csr(k, c->domains, c->ndomains, &csr, &csr_len)) < 0)
@@ -577,8 +601,10 @@ obtain(struct pass *p, const struct cfg_cert *c, struct acme *a,
 		 * Into a private session: the CA's is shared by the pass's
 		 * threads, and re-reading it would free URLs they are using.
 		 */
-		if ((r = acme_new(c->ca->directory, c->ca->ca_bundle, &dir)) < 0 ||
-		    (r = acme_load_directory(dir)) < 0 || (r = choose_profile(c, dir, &profile)) < 0 ||
+		if ((r = acme_new(c->ca->directory, c->ca->ca_bundle, &dir)) < 0)
+			goto out;
+		acme_set_timeout(dir, c->ca->http_timeout);
+		if ((r = acme_load_directory(dir)) < 0 || (r = choose_profile(c, dir, &profile)) < 0 ||
 		    (r = save_pending_key(p, c, k)) < 0)
 			goto out;
 	}
@@ -719,6 +745,17 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 }
 
 /*
+ * An error answer's Retry-After (ra > 0) is the earliest next fetch, clamped
+ * like a window's (RFC 9773 4.3); without one the error delay stands.
+ */
+static void
+ari_retry_floor(struct store_cert *row, time_t now, long ra)
+{
+	if (ra > 0 && now + ari_poll_delay(ra) > row->ari_next_fetch)
+		row->ari_next_fetch = now + ari_poll_delay(ra);
+}
+
+/*
  * Fetch renewalInfo for the installed certificate and store the outcome
  * (RFC 9773 4.2-4.3): a valid window gets a random time in it (kept while
  * the window stays the same) and the next fetch follows Retry-After,
@@ -748,12 +785,15 @@ ari_refresh(struct pass *p, const struct cfg_cert *c, struct acme *a /* may be N
 	if (r < 0 || status >= 500) {
 		row->ari_failures++;
 		row->ari_next_fetch = now + ari_error_delay(row->ari_failures);
+		ari_retry_floor(row, now, ra);
 		log_warn("%s: renewalInfo: %s; next try in %ld s", c->name, r < 0 ? "no answer" : "server error",
 		    (long)(row->ari_next_fetch - now));
 	} else if (status != 200 || ari_parse(body, len, &w) < 0) {
 		row->ari_failures = 0;
 		row->ari_chosen = row->ari_start = row->ari_end = 0;
 		row->ari_next_fetch = now + ARI_LONG_TERM;
+		if (status != 200)
+			ari_retry_floor(row, now, ra);
 		log_warn("%s: renewalInfo: %s (HTTP %ld); using the lifetime schedule", c->name,
 		    status == 200 ? "invalid window" : "not available", status);
 	} else {
@@ -779,9 +819,13 @@ out:
 	store_cert_free(row);
 }
 
-/* The CA session for "c" if it can be set up; NULL (logged) if not. */
+/*
+ * The CA session for "c" if it can be set up; NULL (logged) if not, with
+ * the reason and the CA's Retry-After (0 if none) in the out-parameters.
+ */
 static struct session *
-usable_session(struct pass *p, const struct cfg_cert *c, const char **ret_error)
+usable_session(struct pass *p, const struct cfg_cert *c, const char **ret_error,
+    long *ret_retry_after)
 {
 	struct session *s = session_get(p, c->ca);
 
@@ -791,6 +835,7 @@ usable_session(struct pass *p, const struct cfg_cert *c, const char **ret_error)
 	}
 	if (s->status < 0) {
 		*ret_error = s->error;
+		*ret_retry_after = s->retry_after;
 		return NULL;
 	}
 	acme_set_subject(s->acme, c->name);
@@ -804,6 +849,7 @@ ari_poll_if_due(struct pass *p, const struct cfg_cert *c)
 	struct store_cert *row = NULL;
 	struct session *s;
 	const char *err;
+	long ra;
 	bool due;
 
 	if (store_cert_get(p->st, c->name, &row) < 0)
@@ -812,7 +858,7 @@ ari_poll_if_due(struct pass *p, const struct cfg_cert *c)
 	store_cert_free(row);
 	if (!due)
 		return;
-	s = usable_session(p, c, &err);
+	s = usable_session(p, c, &err, &ra);
 	ari_refresh(p, c, s != NULL ? s->acme : NULL);
 }
 
@@ -929,6 +975,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	char *fp = NULL, *key_pem = NULL, *issued_profile = NULL, when[32], install_error[PATH_MAX + 64];
 	const char *reason, *error = "", *outcome = "deferred";
 	size_t key_len = 0;
+	long retry_after = 0;
 	time_t due;
 	int r;
 
@@ -950,7 +997,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	if (rate_guard(p, c) < 0) {
 		r = -EAGAIN;
 		error = "deferred: too many recent failures for these names (CA rate limits)";
-	} else if ((s = usable_session(p, c, &error)) == NULL) {
+	} else if ((s = usable_session(p, c, &error, &retry_after)) == NULL) {
 		r = -EAGAIN;
 	} else {
 		/* RFC 9773 5: name the predecessor, if still valid. */
@@ -976,7 +1023,7 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		r = 1;
 	} else {
 		ledger_add(p, c, outcome, s != NULL ? acme_last_problem(s->acme) : NULL, error);
-		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : 0, false) < 0)
+		if (record(p, c, fp, NULL, NULL, error, s != NULL ? acme_retry_after(s->acme) : retry_after, false) < 0)
 			log_err("%s: the failure could not be recorded", c->name);
 		log_event(LOG_LVL_ERR, LOG_EV_FAILED, "%s: renewal failed: %s", c->name, error);
 	}

@@ -70,12 +70,19 @@ Control API (plain HTTP, JSON bodies, on --control):
   POST /inject {"rules": [RULE, ...]}          (appends to the fault queue)
   GET  /log[?kind=K]    [{time, kind, method, path, status, payload,
                           raw_payload, protected, headers, injected,
-                          problem}, ...]
+                          problem, retry_after, names}, ...]
         status: what the client got (null: connection reset); payload: the
         decoded JWS payload (null for POST-as-GET, whose raw_payload is "");
         headers: the request's Accept, Content-Type, User-Agent; injected:
         the rule's action or status, if one fired; problem: the "type" of a
-        problem+json answer.
+        problem+json answer; retry_after: the Retry-After header of the
+        answer, if any; names: the sorted identifiers of the order (or
+        certificate) the request belongs to, when known: from the newOrder
+        payload, then inherited by every URL in the answers about it
+        (authorizations, challenges, finalize, certificate; renewalInfo by
+        certID); null for directory, nonce, account and unknown URLs.
+        A TLS handshake spoiled by a "badtls" rule is logged with kind "tls"
+        and method, path and status null.
   GET  /certs           [{serial, certID, not_before, not_after, names}, ...]
   GET  /injections      the pending rules
   GET  /state           settings, orders and replaced certIDs
@@ -95,6 +102,9 @@ Injection RULE:
                                   Content-Length, then close
                "nonjson"          200 text/html junk
                "huge"             200 with a 10 MiB JSON-ish body ("size")
+               "wrongtype"        forward, then replace the answer's
+                                  Content-Type ("content_type", default
+                                  "text/html; charset=utf-8")
                "alreadyReplaced"  409 alreadyReplaced problem
                "invalidProfile"   400 invalidProfile problem
                "rewrite"          forward, then change Pebble's answer (below)
@@ -131,6 +141,11 @@ Injection RULE:
              "junk"          the real leaf plus a CERTIFICATE block of junk
   "issuer_key": PATH (PEM) is the intermediate's key, needed by the kinds
   that sign (Pebble's management API: GET /intermediate-keys/0).
+
+  Connection-level rule: {"match": "tls", "action": "badtls", "count": N,
+  "skip": K}: the next N new TLS connections (after K) are served a
+  self-signed certificate for the same names, which no client trusts.  Only
+  a "tls" rule matches a handshake, and it matches nothing else.
 """
 
 import argparse
@@ -147,11 +162,15 @@ import socket
 import ssl
 import struct
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 ERR = "urn:ietf:params:acme:error:"
 ARI_PATH = "/draft-ietf-acme-ari-03/renewalInfo"
@@ -164,9 +183,11 @@ PROFILE_MODES = ("echo", "omit", "mismatch")
 KINDS = ("directory", "nonce", "newAccount", "newOrder", "order", "authz",
          "challenge", "finalize", "cert", "renewalInfo", "other")
 ACTIONS = ("reset", "reset_after", "stall", "truncate", "nonjson", "huge",
-           "alreadyReplaced", "invalidProfile", "rewrite", "forge")
+           "alreadyReplaced", "invalidProfile", "rewrite", "forge", "wrongtype",
+           "badtls")
 FORGE_KINDS = ("wrong_key", "extra_name", "missing_name", "expired",
                "bad_signature", "private_key", "junk", "nul_name")
+WRONG_TYPE = "text/html; charset=utf-8"
 DEFAULT_RETRY_AFTER = "21600"
 # Response headers never relayed from Pebble (hop-by-hop, or set by us).
 SKIP_RESPONSE_HEADERS = {"connection", "keep-alive", "transfer-encoding",
@@ -297,6 +318,37 @@ def cert_info(pem):
             "certID": make_cert_id(aki, cert.serial_number),
             "not_before": rfc3339(nb), "not_after": rfc3339(na),
             "names": names, "_nb": nb, "_na": na}
+
+
+def untrusted_context(cert_path):
+    """Server TLS context with a fresh self-signed certificate carrying the
+    SANs of cert_path: right names, but no client trusts its issuer."""
+    with open(cert_path, "rb") as f:
+        real = x509.load_pem_x509_certificate(f.read())
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acmeproxy untrusted")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(days=1))
+         .not_valid_after(now + datetime.timedelta(days=30)))
+    try:
+        b = b.add_extension(real.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value, critical=False)
+    except x509.ExtensionNotFound:
+        pass
+    cert = b.sign(key, hashes.SHA256())
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as d:
+        cpath, kpath = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        with open(cpath, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(kpath, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        ctx.load_cert_chain(cpath, kpath)
+    return ctx
 
 
 # --------------------------------------------------------------------------
@@ -450,6 +502,7 @@ class State:
         self.certs = {}      # certID -> cert_info()
         self.orders = {}     # order id -> {"profile": str|None, "replaces": str|None}
         self.replaced = {}   # certID -> id of the finalized order that replaced it
+        self.owners = {}     # URL path -> sorted identifiers it belongs to
         self.reset(everything=False)
 
     def reset(self, everything):
@@ -467,12 +520,13 @@ class State:
             self.certs.clear()
             self.orders.clear()
             self.replaced.clear()
+            self.owners.clear()
 
     def take_rule(self, kind, method, payload):
         """The first pending rule matching this request (consumed), or None."""
         with self.lock:
             for rule in self.rules:
-                if rule["match"] not in ("any", kind):
+                if rule["match"] != kind and (rule["match"] != "any" or kind == "tls"):
                     continue
                 if rule.get("method") and rule["method"].upper() != method:
                     continue
@@ -495,8 +549,10 @@ def validate_rule(rule):
     if not isinstance(rule, dict):
         raise ValueError("a rule must be an object")
     r = dict(rule)
-    if r.get("match") not in KINDS + ("any",):
-        raise ValueError("match must be one of %s or any" % ", ".join(KINDS))
+    if r.get("match") not in KINDS + ("any", "tls"):
+        raise ValueError("match must be one of %s, any or tls" % ", ".join(KINDS))
+    if (r["match"] == "tls") != (r.get("action") == "badtls"):
+        raise ValueError('"badtls" goes with match "tls", and only it')
     r["count"] = int(r.get("count", 1))
     r["skip"] = int(r.get("skip", 0))
     if r["count"] == 0:
@@ -581,9 +637,10 @@ class Response:
 class ProxyServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, addr, tls_ctx, upstream, up_ctx, state):
+    def __init__(self, addr, tls_ctx, bad_tls_ctx, upstream, up_ctx, state):
         super().__init__(addr, ProxyHandler)
         self.tls_ctx = tls_ctx      # server-side TLS (handshake in the thread)
+        self.bad_tls_ctx = bad_tls_ctx  # untrusted certificate ("badtls")
         self.upstream = upstream    # (host, port)
         self.up_ctx = up_ctx        # client-side TLS, trusts --ca
         self.state = state
@@ -641,12 +698,23 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     # TLS handshake here, in the connection's thread, not in the accept loop.
     def setup(self):
+        st = self.server.state
+        ctx = self.server.tls_ctx
         self.request.settimeout(30)
         # Headers and body go out in separate writes: without this, Nagle
         # holds the body until the client's delayed ACK (~40 ms a request).
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.request = self.server.tls_ctx.wrap_socket(self.request,
-                                                       server_side=True)
+        if st.take_rule("tls", None, None):
+            ctx = self.server.bad_tls_ctx
+            with st.lock:
+                st.log.append({"time": time.time(), "kind": "tls", "method": None,
+                               "path": None, "status": None, "payload": None,
+                               "raw_payload": None, "protected": None,
+                               "headers": {}, "injected": "badtls",
+                               "problem": None, "retry_after": None,
+                               "names": None})
+            log("TLS handshake with the untrusted certificate (injected badtls)")
+        self.request = ctx.wrap_socket(self.request, server_side=True)
         super().setup()
 
     def finish(self):
@@ -785,7 +853,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                  "headers": {h: self.headers[h] for h in
                              ("Accept", "Content-Type", "User-Agent")
                              if self.headers.get(h) is not None},
-                 "injected": None, "problem": None}
+                 "injected": None, "problem": None, "retry_after": None,
+                 "names": self.names_for(kind, path, payload)}
         with st.lock:
             st.log.append(entry)
 
@@ -801,6 +870,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if r is None:
             r = self.forward(body)
             self.postprocess(kind, path, payload, r)
+            self.learn_owners(entry["names"], r)
         if rule and rule.get("action") == "rewrite":
             rewrite(r, rule, "https://" + self.host())
         if rule and rule.get("action") == "forge" and r.status == 200:
@@ -808,14 +878,17 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 forge(r, rule)
             except (ValueError, OSError, x509.ExtensionNotFound) as e:
                 log("forge %s failed, answer left as is: %s" % (rule["forge"], e))
-        # These two spoil whatever answer was produced (Pebble's or ours).
+        # These spoil whatever answer was produced (Pebble's or ours).
         if rule and rule.get("action") == "truncate":
             r.truncate = True
         if rule and rule.get("action") == "reset_after":
             r.reset_after = True
+        if rule and rule.get("action") == "wrongtype":
+            r.set_header("Content-Type", rule.get("content_type") or WRONG_TYPE)
 
         entry["status"] = None if r.reset_after else r.status
         entry["problem"] = problem_type(r)
+        entry["retry_after"] = None if r.reset_after else r.header("Retry-After")
         log("%s %s [%s] -> %s%s" % (method, self.path, kind,
                                     entry["status"] or "reset",
                                     " (injected %s)" % entry["injected"]
@@ -852,7 +925,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if action == "stall":
             time.sleep(rule["seconds"])
             return None
-        if action in ("truncate", "reset_after", "rewrite", "forge"):
+        if action in ("truncate", "reset_after", "rewrite", "forge", "wrongtype"):
             return None  # handled after forwarding
         if action == "nonjson":
             return self.synthetic(
@@ -872,6 +945,44 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 400, problem("invalidProfile", "acmeproxy: injected invalidProfile", 400),
                 "application/problem+json", jws_post)
         raise AssertionError(action)
+
+    # -- which certificate a request is about ---------------------------------
+
+    def names_for(self, kind, path, payload):
+        """Sorted identifiers this request concerns, or None (see /log)."""
+        st = self.server.state
+        if kind == "newOrder":
+            ids = payload.get("identifiers") if isinstance(payload, dict) else None
+            if not isinstance(ids, list):
+                return None
+            return sorted(str(i.get("value")) for i in ids if isinstance(i, dict))
+        with st.lock:
+            if kind == "renewalInfo":
+                cert = st.certs.get(path[len(ARI_PATH) + 1:])
+                return sorted(cert["names"]) if cert else None
+            # /certZ/ID/alternate/N belongs to /certZ/ID.
+            return st.owners.get(path) or st.owners.get("/".join(path.split("/")[:3]))
+
+    def learn_owners(self, names, r):
+        """URLs in a good answer about "names" belong to the same names."""
+        if not names or r.status not in (200, 201):
+            return
+        try:
+            obj = json.loads(r.body)
+        except ValueError:
+            return  # e.g. a PEM chain
+        if not isinstance(obj, dict):
+            return
+        urls = [r.header("Location")] + [obj.get(k) for k in ("finalize", "certificate")]
+        if isinstance(obj.get("authorizations"), list):
+            urls += obj["authorizations"]
+        if isinstance(obj.get("challenges"), list):
+            urls += [c.get("url") for c in obj["challenges"] if isinstance(c, dict)]
+        st = self.server.state
+        with st.lock:
+            for u in urls:
+                if isinstance(u, str) and u:
+                    st.owners[urllib.parse.urlsplit(u).path] = names
 
     # -- newOrder checks (profile, replaces) ----------------------------------
 
@@ -1224,7 +1335,7 @@ def main():
     tls_ctx.load_cert_chain(args.cert, args.key)
 
     state = State()
-    proxy = ProxyServer(parse_addr(args.listen), tls_ctx,
+    proxy = ProxyServer(parse_addr(args.listen), tls_ctx, untrusted_context(args.cert),
                         (up.hostname, up.port or 443), up_ctx, state)
     control = ControlServer(parse_addr(args.control), state)
 

@@ -74,6 +74,7 @@ test_good_full(void)
 	T_CHECK(c->cas[0].ncontact == 1);
 	T_STREQ(c->cas[0].contact[0], "mailto:hostmaster@example.org");
 	T_STREQ(c->cas[0].ca_bundle, "/etc/acmed/pebble.minica.pem");
+	T_CHECK(c->cas[0].http_timeout == 30); /* the default */
 	T_STREQ(c->cas[0].file, path);
 	T_CHECK(c->cas[0].line == 3);
 
@@ -165,6 +166,7 @@ test_good_split(void)
 
 	T_CHECK(load(paths, 3, &c, &d) == 0);
 	T_CHECK(c != NULL && c->ncas == 1 && c->ncerts == 1);
+	T_CHECK(c != NULL && c->ncas == 1 && c->cas[0].http_timeout == 45);
 	if (c != NULL && c->ncerts == 1) {
 		T_CHECK(c->certs[0].ca == &c->cas[0]);
 		T_STREQ(c->certs[0].http_listen, "[::1]:5002");
@@ -255,6 +257,8 @@ static const struct {
 	    "reload must be a list whose first item is an absolute program path"}}},
     {"bad-key.yaml", NULL, 1,
 	{{"bad-key.yaml:6:1", "key \"rsa-1024\" is not one of"}}},
+    {"http-timeout.yaml", NULL, 1,
+	{{"http-timeout.yaml:3:1", "http_timeout must be a number of seconds from 1 to 600"}}},
     {"bad-profile-mode.yaml", NULL, 1,
 	{{"bad-profile-mode.yaml:6:1",
 	    "profile_mode must be \"required\" or \"preferred\""}}},
