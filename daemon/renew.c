@@ -240,20 +240,11 @@ run_reload_hook(const struct cfg_cert *c, const struct cert_info *ci,
 	return status;
 }
 
-/* Remember the certificate's units for one reload each after the pass. */
+/* Remember the certificate for the batch after the pass (order_batch()). */
 static void
 queue_units(struct pass *p, const struct cfg_cert *c)
 {
-	size_t i, j;
-
 	pthread_mutex_lock(&p->lock);
-	for (i = 0; i < c->nreload_units; i++) {
-		for (j = 0; j < p->nunits; j++)
-			if (strcmp(p->units[j], c->reload_units[i]) == 0)
-				break;
-		if (j == p->nunits && p->nunits < UNITS_MAX)
-			p->units[p->nunits++] = c->reload_units[i];
-	}
 	if (strlen(p->renewed) + strlen(c->name) + 2 < sizeof(p->renewed))
 		snprintf(p->renewed + strlen(p->renewed), sizeof(p->renewed) - strlen(p->renewed), "%s%s",
 		    p->renewed[0] ? " " : "", c->name);
@@ -278,6 +269,59 @@ after_install(struct pass *p, const struct cfg_cert *c,
 	store_cert_free(row);
 }
 
+/* Is "name" one of the space-separated words of "list"? */
+static bool
+has_word(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *s = list;
+
+	while ((s = strstr(s, name)) != NULL) {
+		if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0'))
+			return true;
+		s += n;
+	}
+	return false;
+}
+
+/* Add the units of "c" that are not listed yet. */
+static void
+add_units(struct pass *p, const struct cfg_cert *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nreload_units; i++) {
+		for (j = 0; j < p->nunits; j++)
+			if (strcmp(p->units[j], c->reload_units[i]) == 0)
+				break;
+		if (j == p->nunits && p->nunits < UNITS_MAX)
+			p->units[p->nunits++] = c->reload_units[i];
+	}
+}
+
+/*
+ * The batch in configuration order, not in the order the threads happened
+ * to finish: units reload, and ACMED_RENEWED names them, the same way on
+ * every run.
+ */
+static void
+order_batch(struct pass *p)
+{
+	char names[sizeof(p->renewed)] = "";
+	size_t i, o = 0;
+
+	p->nunits = 0;
+	for (i = 0; i < p->cfg->ncerts; i++) {
+		const struct cfg_cert *c = &p->cfg->certs[i];
+
+		if (!has_word(p->renewed, c->name) || o >= sizeof(names))
+			continue;
+		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", o ? " " : "", c->name);
+		add_units(p, c);
+	}
+	memcpy(p->renewed, names, sizeof(names));
+}
+
 /* After all certificates: reload units once each, then the global hook. */
 static void
 after_pass(struct pass *p)
@@ -287,6 +331,7 @@ after_pass(struct pass *p)
 
 	if (p->renewed[0] == '\0')
 		return;
+	order_batch(p);
 	bus_reload_units(p->units, p->nunits);
 	if (p->cfg->global.post_renew_hook == NULL)
 		return;
