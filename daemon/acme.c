@@ -58,14 +58,16 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 	host = directory_url + 8;
 	olen = 8 + strcspn(host, "/?#");
 	if ((a->dir_url = strdup(directory_url)) == NULL ||
-	    (a->origin = strndup(directory_url, olen)) == NULL) {
+	    (a->origin = strndup(directory_url, olen)) == NULL ||
+	    (ca_bundle != NULL && (a->ca_bundle = strdup(ca_bundle)) == NULL)) {
 		acme_free(a);
 		return -ENOMEM;
 	}
-	if ((r = http_new(ca_bundle, &a->http)) < 0) {
+	if ((r = http_new(ca_bundle, &a->idle[0])) < 0) {
 		acme_free(a);
 		return r;
 	}
+	a->nidle = 1;
 	*ret = a;
 	return 0;
 }
@@ -77,7 +79,9 @@ acme_free(struct acme *a)
 
 	if (a == NULL)
 		return;
-	http_free(a->http);
+	for (i = 0; i < a->nidle; i++)
+		http_free(a->idle[i]);
+	free(a->ca_bundle);
 	free(a->dir_url);
 	free(a->origin);
 	free(a->new_nonce);
@@ -237,20 +241,51 @@ keep_nonce(struct acme *a, const struct http_resp *resp)
 	a->nonces[a->nnonces++] = copy;
 }
 
+/* An idle HTTP handle of the session, or a new one. */
+static int
+take_http(struct acme *a, struct http **ret)
+{
+	pthread_mutex_lock(&a->mu);
+	*ret = a->nidle > 0 ? a->idle[--a->nidle] : NULL;
+	a->nrequests++;
+	pthread_mutex_unlock(&a->mu);
+	return *ret != NULL ? 0 : http_new(a->ca_bundle, ret);
+}
+
+/* Back to the idle handles (freed if there are enough). */
+static void
+give_http(struct acme *a, struct http *h)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->nidle < HTTP_IDLE_MAX) {
+		a->idle[a->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+	http_free(h);
+}
+
 int
 acme_request(struct acme *a, const char *method, const char *url, const char *body,
     const char *accept, struct http_resp **ret)
 {
+	struct http *h;
 	int r;
 
-	/* One request at a time per session: the curl handle is not shared. */
-	pthread_mutex_lock(&a->mu);
-	a->nrequests++;
-	r = http_request(a->http, method, url, body != NULL ? "application/jose+json" : NULL,
+	/*
+	 * A curl handle serves one request at a time; the session's lock is
+	 * not held while the server answers (max_parallel, README).
+	 */
+	if ((r = take_http(a, &h)) < 0)
+		return r;
+	r = http_request(h, method, url, body != NULL ? "application/jose+json" : NULL,
 	    body, body != NULL ? strlen(body) : 0, accept, ret);
-	if (r == 0)
+	give_http(a, h);
+	if (r == 0) {
+		pthread_mutex_lock(&a->mu);
 		keep_nonce(a, *ret);
-	pthread_mutex_unlock(&a->mu);
+		pthread_mutex_unlock(&a->mu);
+	}
 	if (r == -EAGAIN || r == -E2BIG)
 		snprintf(acme_tls.last_error, sizeof(acme_tls.last_error), "%s: %s", url, r == -EAGAIN ? "transport failure" : "response too large");
 	return r;

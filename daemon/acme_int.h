@@ -37,9 +37,16 @@ extern _Thread_local struct acme_call acme_tls;
 #define FINALIZE_TRIES 5
 #define PROFILES_MAX 64
 #define ERR_TYPE_PREFIX "urn:ietf:params:acme:error:"
+#define HTTP_IDLE_MAX 16
 
 struct acme {
-	struct http *http;
+	/*
+	 * Idle HTTP handles (each keeps its connection): a request takes one
+	 * or makes one, so a slow answer to one thread never holds up another.
+	 */
+	struct http *idle[HTTP_IDLE_MAX];
+	size_t nidle;
+	char *ca_bundle;
 	char *dir_url;
 	char *origin; /* "https://host[:port]" of the directory */
 	char *new_nonce;
@@ -59,7 +66,7 @@ struct acme {
 	unsigned char *eab_key;
 	size_t eab_key_len;
 	unsigned long nrequests;
-	/* Guards the HTTP handle and the nonce pool: threads share a session. */
+	/* Guards the idle handles and the nonce pool: threads share a session. */
 	pthread_mutex_t mu;
 };
 

@@ -42,6 +42,9 @@ struct session {
 	const struct cfg_ca *ca;
 	struct acme *acme;
 	struct key *account_key;
+	/* Held while the session is set up, by the one thread doing it. */
+	pthread_mutex_t setup;
+	bool ready;
 	int status; /* 0 ready, <0 setup failed */
 	char error[512]; /* why setup failed */
 };
@@ -141,7 +144,6 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 	struct session *s = NULL;
 	size_t i;
 
-	/* Set up once, under the lock: other threads wait for the same CA. */
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->nsessions; i++)
 		if (p->sessions[i].ca == ca)
@@ -149,12 +151,24 @@ session_get(struct pass *p, const struct cfg_ca *ca)
 	if (s == NULL && p->nsessions < SESSIONS_MAX) {
 		s = &p->sessions[p->nsessions++];
 		s->ca = ca;
+		pthread_mutex_init(&s->setup, NULL);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (s == NULL)
+		return NULL;
+	/*
+	 * Set up once, under the session's own lock: threads for this CA wait
+	 * for it, those for other CAs (and the pass's lock) do not.
+	 */
+	pthread_mutex_lock(&s->setup);
+	if (!s->ready) {
 		s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
 		if (s->status < 0)
 			snprintf(s->error, sizeof(s->error), "%s", s->acme != NULL && *acme_last_error(s->acme) ?
 			    acme_last_error(s->acme) : "CA session setup failed");
+		s->ready = true;
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&s->setup);
 	return s;
 }
 
@@ -405,6 +419,8 @@ save_pending_key(const struct pass *p, const struct cfg_cert *c,
 	pending_key_path(p, c, path, sizeof(path));
 	if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = crypto_key_to_pem(k, &pem, &len)) < 0)
 		return r;
+	/* A crash while staging the last one left a copy of a secret key. */
+	(void)fs_remove_stale_tmp(dir, (const char *const[]){strrchr(path, '/') + 1}, 1);
 	r = fs_write_atomic(path, pem, len, 0600);
 	crypto_secret_free(pem, len);
 	if (r < 0)
@@ -638,6 +654,9 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		row->next_check = sched_due(row, fp, true, &why);
 		r = set_field(&row->next_reason, sched_reason_name(why)) < 0;
 	}
+	/* Until after_install() clears it: after a crash the hook runs again. */
+	if (ci != NULL)
+		row->hook_pending = 1;
 	r = r ? -ENOMEM : store_cert_put(p->st, row);
 	if (r == 0 && domains != NULL)
 		(void)store_attempt_add(p->st, c->name, c->ca->name, domains, now, ci != NULL ? "issued" : "failed",
@@ -785,6 +804,7 @@ settle_installed(struct pass *p, const struct cfg_cert *c, const char *fp)
 	struct cert_info *ci = NULL;
 	int pending;
 
+	deploy_tidy(c);
 	if (deploy_read(c, &ci) < 0)
 		return;
 	if (store_cert_get(p->st, c->name, &row) < 0)
@@ -875,11 +895,16 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 		r = deploy_install(c, key_pem, key_len, ci);
 	if (r == 0) {
 		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
+		/*
+		 * The order is done with once the pair is live: forget it first,
+		 * so that a crash before the record below is settled by adopting
+		 * the live pair (settle_installed), never by resuming the order.
+		 */
+		forget_order(p, c);
 		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
 			ari_refresh(p, c, s->acme);
-		forget_order(p, c);
 		after_install(p, c, ci);
 		r = 1;
 	} else {
@@ -962,6 +987,7 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
+		pthread_mutex_destroy(&p.sessions[i].setup);
 	}
 	pthread_mutex_destroy(&p.lock);
 	return 0;

@@ -21,6 +21,7 @@ enum sched_reason {
 	SCHED_MISSING,   /* installed files are gone */
 	SCHED_ARI,       /* our time in the CA's suggested window (RFC 9773) */
 	SCHED_REVOKED,   /* we revoked it */
+	SCHED_HOOK,      /* installed, but its reload hook did not finish */
 	SCHED__MAX,
 };
 
