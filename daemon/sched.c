@@ -57,6 +57,19 @@ sched_backoff(int failures)
 	return steps[failures > n ? n - 1 : failures - 1];
 }
 
+long
+sched_retry_delay(const char *name, int failures)
+{
+	long step = sched_backoff(failures);
+	unsigned long h;
+
+	if (step <= 0)
+		return 0;
+	h = name_hash(name != NULL ? name : "") ^ ((unsigned long)failures * 2654435761UL);
+	h = (h * 16777619UL) & 0xffffffffUL;
+	return step + (long)(h % (unsigned long)(step / 10 + 1));
+}
+
 time_t
 sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
     enum sched_reason *ret_reason)
@@ -64,7 +77,7 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	time_t due, gate = 0;
 
 	if (row != NULL && row->failures > 0)
-		gate = row->last_attempt + sched_backoff(row->failures);
+		gate = row->last_attempt + sched_retry_delay(row->name, row->failures);
 	if (row != NULL && row->next_check > gate && row->failures > 0)
 		gate = row->next_check; /* a server's Retry-After */
 	if (row == NULL || row->serial == NULL) {

@@ -37,6 +37,15 @@ time_t sched_renew_point(time_t not_before, time_t not_after, const char *name);
 /* Delay after "failures" consecutive failures: 1 min, 10 min, 100 min, 6 h. */
 long sched_backoff(int failures);
 
+/*
+ * The wait after "failures" failures of certificate "name": sched_backoff()
+ * plus a jitter of up to a tenth of it, so that certificates that failed
+ * together (a CA outage) do not retry in the same second.  The jitter comes
+ * from the name and the count, so every process computes the same wait
+ * without storing it.
+ */
+long sched_retry_delay(const char *name, int failures);
+
 #define SCHED_NEVER ((time_t)INT64_MAX)
 
 /*

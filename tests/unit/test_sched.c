@@ -103,6 +103,32 @@ test_backoff(void)
 		T_CHECK(sched_backoff(rows[i].failures) == rows[i].want);
 }
 
+/* The retry delay: the step plus at most a tenth, stable, spread by name. */
+static void
+test_retry_delay(void)
+{
+	static const char *const names[] = {"www", "mail", "api", "a", "b", "c", "d", "e"};
+	long d, first[5] = {0};
+	int f, spread[5] = {0};
+	size_t i;
+
+	T_CHECK(sched_retry_delay("www", 0) == 0);
+	T_CHECK(sched_retry_delay(NULL, 1) >= 60);
+	for (f = 1; f <= 4; f++) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			d = sched_retry_delay(names[i], f);
+			T_CHECK(d >= sched_backoff(f) && d <= sched_backoff(f) + sched_backoff(f) / 10);
+			T_CHECK(d == sched_retry_delay(names[i], f));
+			if (i == 0)
+				first[f] = d;
+			else if (d != first[f])
+				spread[f] = 1;
+		}
+		T_CHECK(spread[f]); /* not all the same */
+	}
+	T_CHECK(sched_retry_delay("www", 100) <= 21600 + 2160);
+}
+
 /* A healthy row: issued at T0 for 90 days, nothing failed. */
 static struct store_cert
 healthy(void)
@@ -145,7 +171,8 @@ test_due(void)
 	    why == SCHED_ARI);
 	c.failures = 1;
 	c.last_attempt = point - DAY + 10;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == point - DAY + 70 &&
+	T_CHECK(sched_due(&c, "fp-1", true, &why) ==
+		point - DAY + 10 + sched_retry_delay("www", 1) &&
 	    why == SCHED_BACKOFF);
 	c = healthy();
 
@@ -173,15 +200,12 @@ test_due(void)
 	c.last_attempt = T0 + 70 * DAY;
 	due = sched_due(&c, "fp-1", true, &why);
 	T_CHECK(why == SCHED_BACKOFF);
-	T_CHECK(due == c.last_attempt + sched_backoff(2));
-	T_CHECK(sched_due(&c, "fp-2", true, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
-	T_CHECK(sched_due(&c, "fp-1", false, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
+	T_CHECK(due == c.last_attempt + sched_retry_delay("www", 2));
+	T_CHECK(sched_due(&c, "fp-2", true, &why) == due && why == SCHED_BACKOFF);
+	T_CHECK(sched_due(&c, "fp-1", false, &why) == due && why == SCHED_BACKOFF);
 	T_CHECK(sched_due(NULL, "fp-1", true, &why) == 0 && why == SCHED_NEW);
 	c.serial = NULL;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.last_attempt + 600 &&
-	    why == SCHED_BACKOFF);
+	T_CHECK(sched_due(&c, "fp-1", true, &why) == due && why == SCHED_BACKOFF);
 
 	/* A failure long before the lifetime point does not move it. */
 	c = healthy();
@@ -201,7 +225,8 @@ test_due(void)
 	    why == SCHED_BACKOFF);
 	/* ... an earlier one does not shorten it. */
 	c.next_check = c.last_attempt + 10;
-	T_CHECK(sched_due(&c, "fp-1", true, &why) == c.last_attempt + 60 &&
+	T_CHECK(sched_due(&c, "fp-1", true, &why) ==
+		c.last_attempt + sched_retry_delay("www", 1) &&
 	    why == SCHED_BACKOFF);
 }
 
@@ -223,6 +248,7 @@ main(void)
 	test_renew_point_short();
 	test_spread();
 	test_backoff();
+	test_retry_delay();
 	test_due();
 	test_reason_names();
 	return T_DONE();
