@@ -8,6 +8,7 @@
  * one-shot worker and schedules around it, so a crash or a hang in ACME,
  * TLS or a hook stays in the worker.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -340,13 +341,13 @@ cmd_admin(const struct opts *o, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Start "acmed renew --due" with our directories; returns its pid. */
+/* Start "acmed renew --due" with these directories; returns its pid. */
 static pid_t
-spawn_worker(const struct opts *o)
+spawn_worker(char *config_dir, char *state_dir)
 {
 	char a0[] = "acmed", a1[] = "--config-dir", a3[] = "--state-dir",
 	     a5[] = "renew", a6[] = "--due";
-	char *argv[] = {a0, a1, o->config_dir, a3, o->state_dir, a5, a6, NULL};
+	char *argv[] = {a0, a1, config_dir, a3, state_dir, a5, a6, NULL};
 	extern char **environ;
 	sigset_t none;
 	pid_t pid;
@@ -427,20 +428,122 @@ struct daemon {
 	time_t last_spawn;
 	bool once;
 	int worker_status;
+	/* STATE/config.GEN: the files of the configuration in use. */
+	unsigned gen;
+	char snapshot[PATH_MAX];
 };
+
+#define SNAPSHOT_PREFIX "config."
+
+/* Is "name" a configuration file for cfg_load_dir() (*.yaml, not hidden)? */
+static bool
+is_config_file(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 6 && name[0] != '.' && strcmp(name + len - 5, ".yaml") == 0;
+}
+
+/* Copy the configuration files of "from" into the new directory "to". */
+static int
+copy_config(const char *from, const char *to)
+{
+	char src[PATH_MAX], dst[PATH_MAX], *text;
+	struct dirent *de;
+	size_t len;
+	DIR *dp;
+	int r = 0;
+
+	(void)fs_remove_flat_dir(to);
+	if (mkdir(to, 0700) < 0)
+		return -errno;
+	if ((dp = opendir(from)) == NULL)
+		return -errno;
+	while (r == 0 && (de = readdir(dp)) != NULL) {
+		if (!is_config_file(de->d_name))
+			continue;
+		if ((size_t)snprintf(src, sizeof(src), "%s/%s", from, de->d_name) >= sizeof(src) ||
+		    (size_t)snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name) >= sizeof(dst)) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if ((r = fs_read_file(src, CFG_FILE_MAX, &text, &len)) == 0) {
+			r = fs_write_atomic(dst, text, len, 0600);
+			free(text);
+		}
+	}
+	closedir(dp);
+	return r;
+}
+
+/*
+ * Load the configuration for the daemon.  The files are parsed where they
+ * are (so that errors name them), then copied to STATE/config.GEN and the
+ * copy is what the daemon schedules by and what its workers are given:
+ * a worker started after a failed reload runs with the configuration in
+ * use, not with the broken files.  Returns 0 and sets d->cfg, or <0 with
+ * the errors logged and d->cfg untouched.
+ */
+static int
+daemon_load(struct daemon *d)
+{
+	char dir[PATH_MAX];
+	struct cfg *c = NULL;
+	int r;
+
+	if ((r = load_config(d->o, &c)) < 0)
+		return r;
+	cfg_free(c);
+	c = NULL;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/" SNAPSHOT_PREFIX "%u", d->o->state_dir, d->gen + 1) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	if ((r = copy_config(d->o->config_dir, dir)) < 0) {
+		log_err("cannot copy the configuration to %s: %s", dir, strerror(-r));
+		return r;
+	}
+	/* The files may have changed since: the copy is what counts. */
+	if ((r = load_config(&(struct opts){dir, d->o->state_dir}, &c)) < 0) {
+		(void)fs_remove_flat_dir(dir);
+		return r;
+	}
+	cfg_free(d->cfg);
+	d->cfg = c;
+	d->gen++;
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dir);
+	return 0;
+}
+
+/* Remove copies of earlier configurations (no worker may be starting). */
+static void
+prune_snapshots(const struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+
+	if ((dp = opendir(d->o->state_dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, SNAPSHOT_PREFIX, strlen(SNAPSHOT_PREFIX)) != 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->o->state_dir, de->d_name) < sizeof(path) &&
+		    strcmp(path, d->snapshot) != 0)
+			(void)fs_remove_flat_dir(path);
+	}
+	closedir(dp);
+}
 
 static void
 reload(struct daemon *d)
 {
-	struct cfg *fresh;
-
 	notify_reloading();
-	if (load_config(d->o, &fresh) < 0) {
+	if (daemon_load(d) < 0) {
 		log_err("configuration reload failed; keeping the running configuration");
 	} else {
-		cfg_free(d->cfg);
-		d->cfg = fresh;
-		log_notice("configuration reloaded: %zu certificate(s)", fresh->ncerts);
+		log_notice("configuration reloaded: %zu certificate(s)", d->cfg->ncerts);
+		/* A new configuration gets its pass now, not after the pause. */
+		if (!d->once)
+			d->last_spawn = 0;
 	}
 	notify_ready();
 }
@@ -513,7 +616,8 @@ daemon_loop(struct daemon *d, int sfd)
 		due = plan.next;
 		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + WORKER_RESPAWN_MIN_S)) {
 			d->last_spawn = clock_now();
-			if ((d->worker = spawn_worker(d->o)) < 0)
+			prune_snapshots(d);
+			if ((d->worker = spawn_worker(d->snapshot, d->o->state_dir)) < 0)
 				d->worker_status = EXIT_FAILURE;
 			continue;
 		}
@@ -552,11 +656,16 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Configuration errors before anything is created in the state. */
 	if (load_config(o, &d.cfg) < 0)
 		return EXIT_CONFIG;
-	if (open_state(o, &d.st) < 0) {
-		cfg_free(d.cfg);
+	cfg_free(d.cfg);
+	d.cfg = NULL;
+	if (open_state(o, &d.st) < 0)
 		return EXIT_FAILURE;
+	if (daemon_load(&d) < 0) {
+		store_close(d.st);
+		return EXIT_CONFIG;
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
