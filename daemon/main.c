@@ -428,7 +428,7 @@ struct daemon {
 	time_t last_spawn;
 	bool once;
 	int worker_status;
-	/* STATE/config.GEN: the files of the configuration in use. */
+	/* STATE/config.PID.GEN: the files of the configuration in use. */
 	unsigned gen;
 	char snapshot[PATH_MAX];
 };
@@ -478,7 +478,7 @@ copy_config(const char *from, const char *to)
 
 /*
  * Load the configuration for the daemon.  The files are parsed where they
- * are (so that errors name them), then copied to STATE/config.GEN and the
+ * are (so that errors name them), then copied to STATE/config.PID.GEN; the
  * copy is what the daemon schedules by and what its workers are given:
  * a worker started after a failed reload runs with the configuration in
  * use, not with the broken files.  Returns 0 and sets d->cfg, or <0 with
@@ -495,7 +495,8 @@ daemon_load(struct daemon *d)
 		return r;
 	cfg_free(c);
 	c = NULL;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/" SNAPSHOT_PREFIX "%u", d->o->state_dir, d->gen + 1) >= sizeof(dir))
+	/* With our pid: an orphaned worker of a killed daemon keeps its copy. */
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/" SNAPSHOT_PREFIX "%ld.%u", d->o->state_dir, (long)getpid(), d->gen + 1) >= sizeof(dir))
 		return -ENAMETOOLONG;
 	if ((r = copy_config(d->o->config_dir, dir)) < 0) {
 		log_err("cannot copy the configuration to %s: %s", dir, strerror(-r));

@@ -357,6 +357,13 @@ flip c2
 config
 ISSUES=$((ISSUES + 1))
 orders=$(new_orders)
+# What a crash mid-staging would leave (of a process that is gone): a link
+# beside the stable names and a copy of a pending key.  The pass removes both.
+dead=$(sh -c 'echo $$')
+ln -s .live/cert.pem "$O/c1/cert.pem.tmp.$dead"
+ln -s .v-0 "$O/c3/.live.tmp.$dead"
+mkdir -p "$S/pending"
+echo junk >"$S/pending/c2.key.tmp.$dead.0"
 hl=$(wc -l <"$T/hooks.log")
 hooks() { tail -n "+$((hl + 1))" "$T/hooks.log"; }
 hook_started() { hooks | grep -q '^start c2 '; }
@@ -367,6 +374,8 @@ if wait_for 20 hook_started; then
     reap "$DPID"
     kill_hooks
     expect_eq "mid-hook kill: the hook had not finished" "$(hooks | grep -c '^done c2')" 0
+    expect_eq "a dead process's staging links are removed" "$(ls -A "$O/c1" "$O/c3" | grep -c '\.tmp\.')" 0
+    expect_eq "a dead process's staged pending key is removed" "$(ls -A "$S/pending" | grep -c '\.tmp\.')" 0
     expect_eq "mid-hook kill: the state says the hook is pending for the installed serial" \
         "$(sql "SELECT hook_pending FROM certificates WHERE name = 'c2'") $(normserial "$(sql "SELECT serial FROM certificates WHERE name = 'c2'")")" "1 $(normserial "$serial")"
     echo 0 >"$T/hook_sleep"
