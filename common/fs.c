@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,4 +236,50 @@ fs_remove_flat_dir(const char *dir)
 	if (r == 0 && rmdir(dir) < 0)
 		r = -errno;
 	return r;
+}
+
+/*
+ * Is "entry" a staging name of fs_stage() or fs_symlink_atomic() for
+ * "name" ("name.tmp.PID" or "name.tmp.PID.N") whose process is gone?
+ */
+static int
+stale_tmp(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+	char *end;
+	long pid;
+
+	if (strncmp(entry, name, n) != 0 || strncmp(entry + n, ".tmp.", 5) != 0)
+		return 0;
+	p = entry + n + 5;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (end == p || errno != 0 || pid <= 0 || (*end != '\0' && *end != '.'))
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int
+fs_remove_stale_tmp(const char *dir, const char *const *names, size_t nnames)
+{
+	struct dirent *de;
+	DIR *dp;
+	int fd, n = 0;
+	size_t i;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if ((dp = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dp)) != NULL)
+		for (i = 0; i < nnames; i++)
+			if (stale_tmp(de->d_name, names[i]) && unlinkat(fd, de->d_name, 0) == 0) {
+				n++;
+				break;
+			}
+	closedir(dp);
+	return n;
 }

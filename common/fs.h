@@ -19,6 +19,12 @@ int fs_sync_dir(const char *dir);
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Point symlink "path" at "target", replacing whatever is there atomically. */
 int fs_symlink_atomic(const char *target, const char *path);
+/*
+ * Remove what a crash left of staging "names" in "dir": their temporary
+ * files and links whose process is gone.  Returns how many, or -errno.
+ */
+int fs_remove_stale_tmp(const char *dir, const char *const *names,
+    size_t nnames);
 /* Remove a directory holding only plain files (not recursive beyond that). */
 int fs_remove_flat_dir(const char *dir);
 /* Create "path" and its parents with "mode"; existing directories are kept. */

@@ -47,6 +47,7 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 {
 	const char *host;
 	struct acme *a;
+	pthread_condattr_t attr;
 	size_t olen;
 	int r;
 
@@ -56,18 +57,23 @@ acme_new(const char *directory_url, const char *ca_bundle, struct acme **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&a->mu, NULL);
 	a->order_timeout = ORDER_TIMEOUT_DEFAULT_S;
-	pthread_cond_init(&a->nonce_back, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->nonce_back, &attr);
+	pthread_condattr_destroy(&attr);
 	host = directory_url + 8;
 	olen = 8 + strcspn(host, "/?#");
 	if ((a->dir_url = strdup(directory_url)) == NULL ||
-	    (a->origin = strndup(directory_url, olen)) == NULL) {
+	    (a->origin = strndup(directory_url, olen)) == NULL ||
+	    (ca_bundle != NULL && (a->ca_bundle = strdup(ca_bundle)) == NULL)) {
 		acme_free(a);
 		return -ENOMEM;
 	}
-	if ((r = http_new(ca_bundle, &a->http)) < 0) {
+	if ((r = http_new(ca_bundle, &a->idle[0])) < 0) {
 		acme_free(a);
 		return r;
 	}
+	a->nidle = 1;
 	*ret = a;
 	return 0;
 }
@@ -79,7 +85,9 @@ acme_free(struct acme *a)
 
 	if (a == NULL)
 		return;
-	http_free(a->http);
+	for (i = 0; i < a->nidle; i++)
+		http_free(a->idle[i]);
+	free(a->ca_bundle);
 	free(a->dir_url);
 	free(a->origin);
 	free(a->new_nonce);
@@ -115,7 +123,13 @@ acme_set_eab(struct acme *a, const char *kid, const unsigned char *mac_key,
 void
 acme_set_timeout(struct acme *a, unsigned secs)
 {
-	http_set_timeout(a->http, secs);
+	size_t i;
+
+	pthread_mutex_lock(&a->mu);
+	a->http_timeout = secs;
+	for (i = 0; i < a->nidle; i++)
+		http_set_timeout(a->idle[i], secs);
+	pthread_mutex_unlock(&a->mu);
 }
 
 void
@@ -334,20 +348,57 @@ keep_nonce(struct acme *a, const struct http_resp *resp)
 	a->nonces[a->nnonces++] = copy;
 }
 
+/* An idle HTTP handle of the session, or a new one. */
+static int
+take_http(struct acme *a, struct http **ret)
+{
+	int r;
+
+	pthread_mutex_lock(&a->mu);
+	*ret = a->nidle > 0 ? a->idle[--a->nidle] : NULL;
+	a->nrequests++;
+	pthread_mutex_unlock(&a->mu);
+	if (*ret != NULL)
+		return 0;
+	if ((r = http_new(a->ca_bundle, ret)) == 0)
+		http_set_timeout(*ret, a->http_timeout);
+	return r;
+}
+
+/* Back to the idle handles (freed if there are enough). */
+static void
+give_http(struct acme *a, struct http *h)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->nidle < HTTP_IDLE_MAX) {
+		a->idle[a->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+	http_free(h);
+}
+
 int
 acme_request(struct acme *a, const char *method, const char *url, const char *body,
     const char *accept, struct http_resp **ret)
 {
+	struct http *h;
 	int r;
 
-	/* One request at a time per session: the curl handle is not shared. */
-	pthread_mutex_lock(&a->mu);
-	a->nrequests++;
-	r = http_request(a->http, method, url, body != NULL ? "application/jose+json" : NULL,
+	/*
+	 * A curl handle serves one request at a time; the session's lock is
+	 * not held while the server answers (max_parallel, README).
+	 */
+	if ((r = take_http(a, &h)) < 0)
+		return r;
+	r = http_request(h, method, url, body != NULL ? "application/jose+json" : NULL,
 	    body, body != NULL ? strlen(body) : 0, accept, ret);
-	if (r == 0)
+	give_http(a, h);
+	if (r == 0) {
+		pthread_mutex_lock(&a->mu);
 		keep_nonce(a, *ret);
-	pthread_mutex_unlock(&a->mu);
+		pthread_mutex_unlock(&a->mu);
+	}
 	if (r == -EAGAIN || r == -E2BIG)
 		snprintf(acme_tls.last_error, sizeof(acme_tls.last_error), "%s: %s", url, r == -EAGAIN ? "transport failure" : "response too large");
 	return r;
@@ -366,22 +417,30 @@ nonce_answered(struct acme *a)
 /*
  * Take the newest pooled nonce (RFC 8555 7.2), counting it in
  * nonces_coming: the caller calls nonce_answered() once its request is
- * answered.  With the pool empty, wait while requests under way will bring
- * one back, so that threads sharing a session do not each ask for their
- * own; with none under way, fetch one (HEAD newNonce).
+ * answered.  With the pool empty, wait a little (NONCE_WAIT_MS) while
+ * requests under way will bring one back, so that threads sharing a session
+ * do not each ask for their own; then, or with none under way, fetch one
+ * (HEAD newNonce).  The wait is bounded so that a request the CA is slow to
+ * answer holds up no other certificate.
  */
 static int
 acme_get_nonce(struct acme *a, char **ret)
 {
 	struct http_resp *resp = NULL;
+	struct timespec until;
 	unsigned tries;
 	int r;
 
 	/* Another thread may take the nonce a HEAD brought in; try twice. */
 	for (tries = 0; tries < 3; tries++) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += NONCE_WAIT_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&a->mu);
 		while (a->nnonces == 0 && a->nonces_coming > 0)
-			pthread_cond_wait(&a->nonce_back, &a->mu);
+			if (pthread_cond_timedwait(&a->nonce_back, &a->mu, &until) == ETIMEDOUT)
+				break;
 		*ret = a->nnonces > 0 ? a->nonces[--a->nnonces] : NULL;
 		a->nonces_coming++; /* the caller's request, or our HEAD */
 		pthread_mutex_unlock(&a->mu);

@@ -28,6 +28,7 @@ struct acme_call {
 extern _Thread_local struct acme_call acme_tls;
 
 #define NONCE_POOL_MAX 8
+#define NONCE_WAIT_MS 300 /* for a nonce that a request under way brings */
 #define NONCE_LEN_MAX 256
 #define BAD_NONCE_TRIES 30 /* at 50 % rejection: 1 request in 10^9 fails */
 #define URL_LEN_MAX 2048
@@ -38,9 +39,16 @@ extern _Thread_local struct acme_call acme_tls;
 #define FINALIZE_TRIES 5
 #define PROFILES_MAX 64
 #define ERR_TYPE_PREFIX "urn:ietf:params:acme:error:"
+#define HTTP_IDLE_MAX 16
 
 struct acme {
-	struct http *http;
+	/*
+	 * Idle HTTP handles (each keeps its connection): a request takes one
+	 * or makes one, so a slow answer to one thread never holds up another.
+	 */
+	struct http *idle[HTTP_IDLE_MAX];
+	size_t nidle;
+	char *ca_bundle;
 	char *dir_url;
 	char *origin; /* "https://host[:port]" of the directory */
 	char *new_nonce;
@@ -61,7 +69,8 @@ struct acme {
 	size_t eab_key_len;
 	unsigned long nrequests;
 	unsigned order_timeout; /* seconds one order may spend polling */
-	/* Guards the HTTP handle and the nonce pool: threads share a session. */
+	unsigned http_timeout;  /* per request, for every handle; 0: default */
+	/* Guards the idle handles and the nonce pool: threads share a session. */
 	pthread_mutex_t mu;
 	unsigned nonces_coming; /* requests under way that will bring a nonce */
 	pthread_cond_t nonce_back; /* one of them was answered */

@@ -34,6 +34,16 @@ deploy_present(const struct cfg_cert *c)
 	return 1;
 }
 
+void
+deploy_tidy(const struct cfg_cert *c)
+{
+	static const char *const names[] = {LIVE, "privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"};
+	int n = fs_remove_stale_tmp(c->output, names, sizeof(names) / sizeof(names[0]));
+
+	if (n > 0)
+		log_notice("%s: removed %d staging link(s) an interrupted install left in %s", c->name, n, c->output);
+}
+
 /* Remove versions other than "keep" and the one .live pointed to before. */
 static void
 prune(const struct cfg_cert *c, const char *keep, const char *previous)
@@ -111,6 +121,7 @@ deploy_install(const struct cfg_cert *c, const char *key_pem, size_t key_len,
 	snprintf(live, sizeof(live), "%s/" LIVE, c->output);
 	if ((n = readlink(live, previous, sizeof(previous) - 1)) > 0)
 		previous[n] = '\0';
+	deploy_tidy(c);
 	if ((r = write_version(c, dir, data, lens)) < 0)
 		return r;
 	/* The switch: one rename makes the new pair live. */

@@ -6,7 +6,9 @@
  * current version, replaced by one rename(2); OUTPUT/privkey.pem and the
  * others are symlinks through .live.  A crash at any point leaves .live on
  * a complete, matching pair: the old one until the rename, the new one
- * after.  The previous version is kept; older ones are removed.
+ * after.  The previous version is kept; older ones are removed.  What a
+ * crash leaves besides (a half-written version, a staging link) is
+ * removed by the next install or deploy_tidy().
  */
 #ifndef ACMED_DEPLOY_H
 #define ACMED_DEPLOY_H
@@ -28,6 +30,9 @@ int deploy_install(const struct cfg_cert *c, const char *key_pem,
  * -ENOENT when nothing is installed; -EPROTO (logged) if it is broken.
  */
 int deploy_read(const struct cfg_cert *c, struct cert_info **ret);
+
+/* Remove staging links a crashed install left in OUTPUT; logs what it did. */
+void deploy_tidy(const struct cfg_cert *c);
 
 /* Are all four files reachable under OUTPUT? */
 int deploy_present(const struct cfg_cert *c);

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,17 +27,24 @@ struct sink {
 	size_t cap_hit;
 };
 
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_status;
+
+static void
+global_init(void)
+{
+	global_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Threads of a pass make handles as they need them: init curl once. */
 int
 http_new(const char *ca_bundle, struct http **ret)
 {
-	static int global_done;
 	struct http *h;
 
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -ENOMEM;
-		global_done = 1;
-	}
+	pthread_once(&global_once, global_init);
+	if (global_status != CURLE_OK)
+		return -ENOMEM;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
 	h->timeout_s = HTTP_TIMEOUT_S;

@@ -372,16 +372,13 @@ cmd_admin(const struct opts *o, int argc, char **argv)
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/*
- * Start "acmed renew --due" on the configuration in "config_dir" and our
- * state directory; returns its pid.
- */
+/* Start "acmed renew --due" with these directories; returns its pid. */
 static pid_t
-spawn_worker(const struct opts *o, char *config_dir)
+spawn_worker(char *config_dir, char *state_dir)
 {
 	char a0[] = "acmed", a1[] = "--config-dir", a3[] = "--state-dir",
 	     a5[] = "renew", a6[] = "--due";
-	char *argv[] = {a0, a1, config_dir, a3, o->state_dir, a5, a6, NULL};
+	char *argv[] = {a0, a1, config_dir, a3, state_dir, a5, a6, NULL};
 	extern char **environ;
 	sigset_t none;
 	pid_t pid;
@@ -463,13 +460,63 @@ struct daemon {
 	long respawn_min; /* seconds between worker starts */
 	bool once;
 	int worker_status;
-	unsigned generation;     /* of the configuration snapshot */
-	char snapshot[PATH_MAX]; /* STATE/config, or "" without a snapshot */
+	/* STATE/config.PID.GEN: the files of the configuration in use. */
+	unsigned gen;
+	char snapshot[PATH_MAX];
 };
 
-/* Remove STATE/config.* snapshots other than "keep" (a name, or NULL). */
+#define SNAPSHOT_PREFIX "config."
+
+/*
+ * Load the configuration for the daemon.  The files are parsed where they
+ * are (so that errors name them), then copied to STATE/config.PID.GEN; the
+ * copy is what the daemon schedules by and what its workers are given:
+ * a worker started after a failed reload runs with the configuration in
+ * use, not with the broken files.  Returns 0 and sets d->cfg, or <0 with
+ * the errors logged and d->cfg untouched.
+ */
+static int
+daemon_load(struct daemon *d)
+{
+	struct cfg_diag diag = {0};
+	char dir[PATH_MAX];
+	struct cfg *c = NULL;
+	size_t i;
+	int r;
+
+	if ((r = load_config(d->o, &c)) < 0)
+		return r;
+	cfg_free(c);
+	c = NULL;
+	/* With our pid: an orphaned worker of a killed daemon keeps its copy. */
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/" SNAPSHOT_PREFIX "%ld.%u", d->o->state_dir, (long)getpid(), d->gen + 1) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	(void)fs_remove_flat_dir(dir);
+	if ((r = mkdir(dir, 0700) < 0 ? -errno : 0) == 0)
+		r = cfg_copy_dir(d->o->config_dir, dir, &diag);
+	for (i = 0; i < diag.nmsgs; i++)
+		log_err("%s", diag.msgs[i]);
+	cfg_diag_fini(&diag);
+	if (r < 0) {
+		log_err("cannot copy the configuration to %s: %s", dir, strerror(-r));
+		(void)fs_remove_flat_dir(dir);
+		return r;
+	}
+	/* The files may have changed since: the copy is what counts. */
+	if ((r = load_config(&(struct opts){dir, d->o->state_dir}, &c)) < 0) {
+		(void)fs_remove_flat_dir(dir);
+		return r;
+	}
+	cfg_free(d->cfg);
+	d->cfg = c;
+	d->gen++;
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dir);
+	return 0;
+}
+
+/* Remove copies of earlier configurations (no worker may be starting). */
 static void
-prune_snapshots(const struct daemon *d, const char *keep)
+prune_snapshots(const struct daemon *d)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -478,51 +525,13 @@ prune_snapshots(const struct daemon *d, const char *keep)
 	if ((dp = opendir(d->o->state_dir)) == NULL)
 		return;
 	while ((de = readdir(dp)) != NULL) {
-		if (strncmp(de->d_name, "config.", 7) != 0 || (keep != NULL && strcmp(de->d_name, keep) == 0))
+		if (strncmp(de->d_name, SNAPSHOT_PREFIX, strlen(SNAPSHOT_PREFIX)) != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->o->state_dir, de->d_name);
-		(void)fs_remove_flat_dir(path);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->o->state_dir, de->d_name) < sizeof(path) &&
+		    strcmp(path, d->snapshot) != 0)
+			(void)fs_remove_flat_dir(path);
 	}
 	closedir(dp);
-}
-
-/*
- * Workers must renew with the configuration the daemon validated, not with
- * whatever is on disk when they start: after a broken edit and SIGHUP, the
- * old configuration goes on renewing.  So the files are copied into
- * STATE/config.PID.N, validated again there (a file may have changed since
- * it was loaded), and STATE/config is switched to the copy with one rename.
- * On failure the previous snapshot stays; without any, workers read the
- * configuration directory itself.  Logs.
- */
-static void
-snapshot_config(struct daemon *d)
-{
-	char name[64], dir[PATH_MAX], link[PATH_MAX];
-	struct cfg_diag diag = {0};
-	struct cfg *copy = NULL;
-	size_t i;
-	int r;
-
-	snprintf(name, sizeof(name), "config.%ld.%u", (long)getpid(), ++d->generation);
-	snprintf(dir, sizeof(dir), "%s/%s", d->o->state_dir, name);
-	snprintf(link, sizeof(link), "%s/config", d->o->state_dir);
-	if ((r = mkdir(dir, 0700) < 0 ? -errno : 0) == 0 && (r = cfg_copy_dir(d->o->config_dir, dir, &diag)) == 0 &&
-	    (r = cfg_load_dir(dir, &copy, &diag)) == 0 && (r = fs_sync_dir(dir)) == 0)
-		r = fs_symlink_atomic(name, link);
-	for (i = 0; i < diag.nmsgs; i++)
-		log_err("%s", diag.msgs[i]);
-	cfg_diag_fini(&diag);
-	cfg_free(copy);
-	if (r < 0) {
-		log_err("%s: cannot keep a copy of the configuration for the workers (%s); %s", dir, strerror(-r),
-		    d->snapshot[0] ? "they keep the previous one" : "they read it from its directory");
-		(void)fs_remove_flat_dir(dir);
-		return;
-	}
-	(void)fs_sync_dir(d->o->state_dir);
-	prune_snapshots(d, name);
-	snprintf(d->snapshot, sizeof(d->snapshot), "%s", link);
 }
 
 /*
@@ -550,16 +559,14 @@ respawn_min(void)
 static void
 reload(struct daemon *d)
 {
-	struct cfg *fresh;
-
 	notify_reloading();
-	if (load_config(d->o, &fresh) < 0) {
+	if (daemon_load(d) < 0) {
 		log_err("configuration reload failed; keeping the running configuration");
 	} else {
-		cfg_free(d->cfg);
-		d->cfg = fresh;
-		snapshot_config(d);
-		log_notice("configuration reloaded: %zu certificate(s)", fresh->ncerts);
+		log_notice("configuration reloaded: %zu certificate(s)", d->cfg->ncerts);
+		/* A new configuration gets its pass now, not after the pause. */
+		if (!d->once)
+			d->last_spawn = 0;
 	}
 	notify_ready();
 }
@@ -632,7 +639,8 @@ daemon_loop(struct daemon *d, int sfd)
 		due = plan.next;
 		if (d->worker <= 0 && plan.ndue > 0 && (d->once || clock_now() >= d->last_spawn + d->respawn_min)) {
 			d->last_spawn = clock_now();
-			if ((d->worker = spawn_worker(d->o, d->snapshot[0] ? d->snapshot : d->o->config_dir)) < 0)
+			prune_snapshots(d);
+			if ((d->worker = spawn_worker(d->snapshot, d->o->state_dir)) < 0)
 				d->worker_status = EXIT_FAILURE;
 			continue;
 		}
@@ -671,12 +679,18 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* Configuration errors before anything is created in the state. */
 	if (load_config(o, &d.cfg) < 0)
 		return EXIT_CONFIG;
+	cfg_free(d.cfg);
+	d.cfg = NULL;
 	if (open_state(o, &d.st) < 0 || (!d.once && (lockfd = lock_state(o, "daemon", false)) < 0)) {
 		store_close(d.st);
-		cfg_free(d.cfg);
 		return EXIT_FAILURE;
+	}
+	if (daemon_load(&d) < 0) {
+		store_close(d.st);
+		return EXIT_CONFIG;
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -690,7 +704,6 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	if (!d.once) {
-		snapshot_config(&d);
 		log_notice("started: %zu certificate(s), state in %s", d.cfg->ncerts, o->state_dir);
 		notify_ready();
 	}

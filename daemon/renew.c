@@ -43,13 +43,15 @@ struct session {
 	const struct cfg_ca *ca;
 	struct acme *acme;
 	struct key *account_key;
-	int status; /* 0 ready, <0 setup failed, SESSION_OPENING while set up */
+	/* Held while the session is set up, by the one thread doing it. */
+	pthread_mutex_t setup;
+	bool ready;
+	int status; /* 0 ready, <0 setup failed */
 	char error[512]; /* why setup failed */
 	long retry_after; /* what the CA asked for when setup failed, or 0 */
 };
 
 #define UNITS_MAX 256
-#define SESSION_OPENING 1
 
 struct pass {
 	const struct cfg *cfg;
@@ -62,7 +64,6 @@ struct pass {
 	struct solvers *solvers;
 	/* Threads of the pass: the lock guards everything above and below. */
 	pthread_mutex_t lock;
-	pthread_cond_t opened; /* a session left SESSION_OPENING */
 	char *const *names; /* the selection, or NULL for all */
 	size_t nselected;
 	size_t next; /* index of the next certificate to take */
@@ -168,53 +169,43 @@ renew_next(const struct cfg_cert *c, struct store *st, time_t now,
 	return r;
 }
 
-/*
- * The pass's session for "ca", set up by the first thread that asks.  The
- * setup (directory, account: network I/O) runs outside the pass lock, so
- * threads for other CAs go on; threads for the same CA wait for it.
- */
+/* The pass's session for "ca", set up by the first thread that asks. */
 static struct session *
 session_get(struct pass *p, const struct cfg_ca *ca)
 {
 	struct session *s = NULL;
-	struct acme *acme = NULL;
-	struct key *key = NULL;
-	char error[sizeof(s->error)] = "";
 	size_t i;
-	int status;
 
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->nsessions; i++)
 		if (p->sessions[i].ca == ca)
 			s = &p->sessions[i];
-	if (s != NULL || p->nsessions == SESSIONS_MAX) {
-		while (s != NULL && s->status == SESSION_OPENING)
-			pthread_cond_wait(&p->opened, &p->lock);
-		pthread_mutex_unlock(&p->lock);
-		return s;
+	if (s == NULL && p->nsessions < SESSIONS_MAX) {
+		s = &p->sessions[p->nsessions++];
+		s->ca = ca;
+		pthread_mutex_init(&s->setup, NULL);
 	}
-	s = &p->sessions[p->nsessions++];
-	s->ca = ca;
-	s->status = SESSION_OPENING;
 	pthread_mutex_unlock(&p->lock);
-
-	status = account_open(ca, p->state_dir, p->st, &acme, &key);
-	if (acme != NULL)
-		acme_set_order_timeout(acme, p->cfg->global.order_timeout);
-	if (status < 0) {
-		snprintf(error, sizeof(error), "%s", acme != NULL && *acme_last_error(acme) ?
-		    acme_last_error(acme) : "CA session setup failed");
-		/* Per thread: keep it for every certificate of this CA. */
-		s->retry_after = acme != NULL ? acme_retry_after(acme) : 0;
+	if (s == NULL)
+		return NULL;
+	/*
+	 * Set up once, under the session's own lock: threads for this CA wait
+	 * for it, those for other CAs (and the pass's lock) do not.
+	 */
+	pthread_mutex_lock(&s->setup);
+	if (!s->ready) {
+		s->status = account_open(ca, p->state_dir, p->st, &s->acme, &s->account_key);
+		if (s->acme != NULL)
+			acme_set_order_timeout(s->acme, p->cfg->global.order_timeout);
+		if (s->status < 0) {
+			snprintf(s->error, sizeof(s->error), "%s", s->acme != NULL && *acme_last_error(s->acme) ?
+			    acme_last_error(s->acme) : "CA session setup failed");
+			/* Per thread: keep it for every certificate of this CA. */
+			s->retry_after = s->acme != NULL ? acme_retry_after(s->acme) : 0;
+		}
+		s->ready = true;
 	}
-
-	pthread_mutex_lock(&p->lock);
-	s->acme = acme;
-	s->account_key = key;
-	memcpy(s->error, error, sizeof(error));
-	s->status = status < 0 ? status : 0;
-	pthread_cond_broadcast(&p->opened);
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&s->setup);
 	return s;
 }
 
@@ -470,6 +461,8 @@ save_pending_key(const struct pass *p, const struct cfg_cert *c,
 	pending_key_path(p, c, path, sizeof(path));
 	if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = crypto_key_to_pem(k, &pem, &len)) < 0)
 		return r;
+	/* A crash while staging the last one left a copy of a secret key. */
+	(void)fs_remove_stale_tmp(dir, (const char *const[]){strrchr(path, '/') + 1}, 1);
 	r = fs_write_atomic(path, pem, len, 0600);
 	crypto_secret_free(pem, len);
 	if (r < 0)
@@ -738,6 +731,9 @@ record(struct pass *p, const struct cfg_cert *c, const char *fp,
 		row->next_check = sched_due(row, fp, true, &why);
 		r = set_field(&row->next_reason, sched_reason_name(why)) < 0;
 	}
+	/* Until after_install() clears it: after a crash the hook runs again. */
+	if (ci != NULL)
+		row->hook_pending = 1;
 	r = r ? -ENOMEM : store_cert_put(p->st, row);
 	free(domains);
 	store_cert_free(row);
@@ -902,6 +898,7 @@ settle_installed(struct pass *p, const struct cfg_cert *c, const char *fp)
 	struct cert_info *ci = NULL;
 	int pending;
 
+	deploy_tidy(c);
 	if (deploy_read(c, &ci) < 0)
 		return;
 	if (store_cert_get(p->st, c->name, &row) < 0)
@@ -1013,12 +1010,17 @@ renew_one(struct pass *p, const struct cfg_cert *c, bool force)
 	}
 	if (r == 0) {
 		log_event(LOG_LVL_NOTICE, LOG_EV_ISSUED, "%s: installed certificate %s, valid until %s", c->name, ci->serial_hex, clock_format(ci->not_after, when, sizeof(when)));
+		/*
+		 * The order is done with once the pair is live: forget it first,
+		 * so that a crash before the record below is settled by adopting
+		 * the live pair (settle_installed), never by resuming the order.
+		 */
+		forget_order(p, c);
 		ledger_add(p, c, "issued", NULL, NULL);
 		if (record(p, c, fp, ci, issued_profile, NULL, 0, acme_has_ari(s->acme)) < 0)
 			log_err("%s: installed, but the state database was not updated", c->name);
 		else if (acme_has_ari(s->acme))
 			ari_refresh(p, c, s->acme);
-		forget_order(p, c);
 		after_install(p, c, ci);
 		r = 1;
 	} else {
@@ -1086,7 +1088,6 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	if ((p.installed = calloc(cfg->ncerts + 1, sizeof(*p.installed))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.opened, NULL);
 	if (nthreads > p.nselected)
 		nthreads = p.nselected;
 	if (nthreads > sizeof(threads) / sizeof(threads[0]))
@@ -1105,8 +1106,8 @@ renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
 	for (i = 0; i < p.nsessions; i++) {
 		acme_free(p.sessions[i].acme);
 		crypto_key_free(p.sessions[i].account_key);
+		pthread_mutex_destroy(&p.sessions[i].setup);
 	}
-	pthread_cond_destroy(&p.opened);
 	pthread_mutex_destroy(&p.lock);
 	free(p.installed);
 	return 0;

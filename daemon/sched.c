@@ -13,6 +13,7 @@ static const char *const reason_names[SCHED__MAX] = {
     [SCHED_ARI] = "ARI window",
     [SCHED_REVOKED] = "revoked",
     [SCHED_RETRY_AFTER] = "Retry-After from the CA",
+    [SCHED_HOOK] = "reload hook pending",
 };
 
 const char *
@@ -90,6 +91,11 @@ sched_due(const struct store_cert *row, const char *fingerprint, bool files_ok,
 	if (row->revoked_at > 0) {
 		*ret_reason = gate > 0 ? gate_reason : SCHED_REVOKED;
 		return gate;
+	}
+	/* Installed, but a crash cut its reload hook short: run it now. */
+	if (row->hook_pending) {
+		*ret_reason = SCHED_HOOK;
+		return row->last_success;
 	}
 	due = sched_renew_point(row->not_before, row->not_after, row->name);
 	*ret_reason = SCHED_LIFETIME;

@@ -22,6 +22,7 @@ enum sched_reason {
 	SCHED_ARI,       /* our time in the CA's suggested window (RFC 9773) */
 	SCHED_REVOKED,   /* we revoked it */
 	SCHED_RETRY_AFTER, /* waiting for the time a CA's Retry-After gave */
+	SCHED_HOOK,      /* installed, but its reload hook did not finish */
 	SCHED__MAX,
 };
 
@@ -40,6 +41,7 @@ time_t sched_renew_point(time_t not_before, time_t not_after, const char *name);
  * stable for the name and count (so a restart changes nothing).
  */
 long sched_backoff(int failures, const char *name);
+
 
 #define SCHED_NEVER ((time_t)INT64_MAX)
 

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -344,28 +345,47 @@ col_str(sqlite3_stmt *st, int i, int *oom)
 	return s;
 }
 
-/* "SELECT a, b, ... FROM certificates" or the matching INSERT. */
+#define CERT_SQL_MAX 1024
+
+static char cert_select[CERT_SQL_MAX], cert_insert[CERT_SQL_MAX];
+static pthread_once_t cert_sql_once = PTHREAD_ONCE_INIT;
+
+/* Fill "buf" with "SELECT a, b, ... FROM certificates" or the INSERT. */
+static void
+build_cert_sql(char *buf, bool insert)
+{
+	size_t o, i;
+
+	o = (size_t)snprintf(buf, CERT_SQL_MAX, "%s", insert ? "INSERT OR REPLACE INTO certificates (" : "SELECT ");
+	for (i = 0; i < NCOLS; i++)
+		o += (size_t)snprintf(buf + o, CERT_SQL_MAX - o, "%s%s", i ? ", " : "", cert_cols[i].name);
+	if (insert) {
+		o += (size_t)snprintf(buf + o, CERT_SQL_MAX - o, ") VALUES (");
+		for (i = 0; i < NCOLS; i++)
+			o += (size_t)snprintf(buf + o, CERT_SQL_MAX - o, "%s?", i ? "," : "");
+		snprintf(buf + o, CERT_SQL_MAX - o, ")");
+	} else {
+		snprintf(buf + o, CERT_SQL_MAX - o, " FROM certificates WHERE name = ?");
+	}
+}
+
+static void
+build_cert_sqls(void)
+{
+	build_cert_sql(cert_select, false);
+	build_cert_sql(cert_insert, true);
+}
+
+/*
+ * The statements for the certificates table, built once: the threads of a
+ * pass read and write rows at the same time, and a half-built text would
+ * reach sqlite as "incomplete input".
+ */
 static const char *
 cert_sql(bool insert)
 {
-	static char sel[1024], ins[1024];
-	char *buf = insert ? ins : sel;
-	size_t o, i;
-
-	if (buf[0] != '\0')
-		return buf;
-	o = (size_t)snprintf(buf, 1024, "%s", insert ? "INSERT OR REPLACE INTO certificates (" : "SELECT ");
-	for (i = 0; i < NCOLS; i++)
-		o += (size_t)snprintf(buf + o, 1024 - o, "%s%s", i ? ", " : "", cert_cols[i].name);
-	if (insert) {
-		o += (size_t)snprintf(buf + o, 1024 - o, ") VALUES (");
-		for (i = 0; i < NCOLS; i++)
-			o += (size_t)snprintf(buf + o, 1024 - o, "%s?", i ? "," : "");
-		snprintf(buf + o, 1024 - o, ")");
-	} else {
-		snprintf(buf + o, 1024 - o, " FROM certificates WHERE name = ?");
-	}
-	return buf;
+	pthread_once(&cert_sql_once, build_cert_sqls);
+	return insert ? cert_insert : cert_select;
 }
 
 int

@@ -127,11 +127,12 @@ expect_eq "RELOADING=1 then READY=1 after the failed reload" \
 check "a failed reload does not say \"configuration reloaded\"" \
     not grep -q 'configuration reloaded' "$LOG"
 # Workers renew with the daemon's validated copy, which the broken edit did
-# not reach: STATE/config still holds the old files, and they check out.
-check "the workers' copy (STATE/config) still has the valid configuration" \
-    cmp -s "$S/config/acmed.yaml" "$C/acmed.yaml"
-check "the broken file is not in the workers' copy" test ! -e "$S/config/zz-broken.yaml"
-check "the workers' copy passes acmed check" "$ACMED" --config-dir "$S/config" check
+# not reach: STATE/config.PID.N still holds the old files, and they check out.
+copy() { local d; for d in "$S"/config.*/; do printf '%s\n' "${d%/}"; done; }
+expect_eq "one copy of the configuration in the state directory" "$(copy | wc -l)" 1
+check "the workers' copy still has the valid configuration" cmp -s "$(copy)/acmed.yaml" "$C/acmed.yaml"
+check "the broken file is not in the workers' copy" test ! -e "$(copy)/zz-broken.yaml"
+check "the workers' copy passes acmed check" "$ACMED" --config-dir "$(copy)" check
 
 # ---- SIGHUP with the file fixed -----------------------------------------------
 sed -i 's/outptu:/output:/' "$C/zz-broken.yaml"
@@ -146,9 +147,8 @@ expect_eq "RELOADING=1 then READY=1 after the good reload" \
     "$(msgs | grep -Ex 'READY=1|RELOADING=1|STOPPING=1' | paste -sd,)" \
     "READY=1,RELOADING=1,READY=1,RELOADING=1,READY=1"
 check "the daemon is still running after two reloads" alive "$DPID"
-check "after the good reload the workers' copy has the fixed file" \
-    cmp -s "$S/config/zz-broken.yaml" "$C/zz-broken.yaml"
-expect_eq "one copy is kept (older ones are removed)" "$(find "$S" -maxdepth 1 -name 'config.*' -type d | wc -l)" 1
+check "after the good reload the newest copy has the fixed file" \
+    cmp -s "$(copy | sort -t. -k3 -n | tail -n 1)/zz-broken.yaml" "$C/zz-broken.yaml"
 check "after the reload STATUS= counts 2 certificates" \
     wait_for 5 grep -Eq $'\tSTATUS=2 certificate\\(s\\), next: ' "$MSGS"
 
@@ -195,7 +195,7 @@ check "hanging CA: READY=1 within 5 s" wait_for 5 grep -q $'\tREADY=1$' "$MSGS"
 worker() { pgrep -f -- "--state-dir $(re_quote "$S2") renew" >/dev/null; }
 check "hanging CA: a renewal worker is running" wait_for 5 worker
 check "hanging CA: the worker reads the daemon's copy of the configuration" \
-    grep -q -- "--config-dir $(re_quote "$S2/config") " <<<"$(pgrep -af -- "--state-dir $(re_quote "$S2") renew")"
+    grep -Eq -- "--config-dir $(re_quote "$S2/config.")[0-9]+\.[0-9]+ " <<<"$(pgrep -af -- "--state-dir $(re_quote "$S2") renew")"
 sleep 0.5 # let the worker reach the CA
 n0=$(pings "$DPID")
 sleep 3

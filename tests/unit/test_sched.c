@@ -173,6 +173,14 @@ test_due(void)
 	T_CHECK(
 	    sched_due(&c, "fp-1", false, &why) == 0 && why == SCHED_MISSING);
 
+	/* A reload hook cut short by a crash: due since the install. */
+	c = healthy();
+	c.hook_pending = 1;
+	T_CHECK(sched_due(&c, "fp-1", true, &why) == T0 && why == SCHED_HOOK);
+	T_CHECK(sched_due(&c, "fp-2", true, &why) == 0 && why == SCHED_DRIFT);
+	T_CHECK(
+	    sched_due(&c, "fp-1", false, &why) == 0 && why == SCHED_MISSING);
+
 	/* Failures gate every reason behind last_attempt + backoff. */
 	c = healthy();
 	c.failures = 2;
