@@ -26,7 +26,9 @@ endif
 
 # pkg-config only once the dependency step has run (see deps).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is not linked: daemon/http.c opens it on first use (dlopen), so
+# that the processes that never talk to a CA do not map it.
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl
 
 COMMON	= common/b64.c common/clock.c common/crypto.c common/fs.c \
 	  common/json.c common/log.c

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -9,11 +10,16 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+/* Calls go through "cu" below; curl.h's type-checking macros would not. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "log.h"
 
 #define HTTP_CONNECT_TIMEOUT_S 10L
+#ifndef HTTP_LIBCURL
+#define HTTP_LIBCURL "libcurl.so.4" /* the SONAME of libcurl 7 and 8 */
+#endif
 #define USER_AGENT "acmed/0.1"
 
 struct http {
@@ -27,13 +33,59 @@ struct sink {
 	size_t cap_hit;
 };
 
+/*
+ * libcurl is opened with the first handle (dlopen), not linked: "acmed
+ * run", which never talks to a CA, and the commands that only read the
+ * state then do not load it and the thirty-odd libraries it pulls in
+ * (GnuTLS, Kerberos, LDAP, ...), about 4 MB of resident memory (make bench).
+ * These are the entry points used, resolved once per process.
+ */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_status;
+static CURLcode global_status = CURLE_FAILED_INIT;
+
+/* Store dlsym()'s object pointer in a function pointer (POSIX allows it). */
+static bool
+sym(void *lib, const char *name, void *fn, size_t size)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL || size != sizeof(p))
+		return false;
+	memcpy(fn, &p, size);
+	return true;
+}
+
+#define SYM(lib, field) sym(lib, "curl_" #field, &cu.field, sizeof(cu.field))
 
 static void
 global_init(void)
 {
-	global_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+	void *lib = dlopen(HTTP_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		log_err("cannot load %s: %s", HTTP_LIBCURL, dlerror());
+		return;
+	}
+	if (!SYM(lib, global_init) || !SYM(lib, easy_init) || !SYM(lib, easy_cleanup) || !SYM(lib, easy_reset) ||
+	    !SYM(lib, easy_setopt) || !SYM(lib, easy_perform) || !SYM(lib, easy_getinfo) ||
+	    !SYM(lib, easy_strerror) || !SYM(lib, slist_append) || !SYM(lib, slist_free_all)) {
+		log_err("%s lacks a libcurl entry point", HTTP_LIBCURL);
+		return;
+	}
+	global_status = cu.global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* Threads of a pass make handles as they need them: init curl once. */
@@ -48,7 +100,7 @@ http_new(const char *ca_bundle, struct http **ret)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
 	h->timeout_s = HTTP_TIMEOUT_S;
-	if ((h->curl = curl_easy_init()) == NULL ||
+	if ((h->curl = cu.easy_init()) == NULL ||
 	    (ca_bundle != NULL && (h->ca_bundle = strdup(ca_bundle)) == NULL)) {
 		http_free(h);
 		return -ENOMEM;
@@ -69,7 +121,7 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
+		cu.easy_cleanup(h->curl);
 	free(h->ca_bundle);
 	free(h);
 }
@@ -222,61 +274,61 @@ http_request(struct http *h, const char *method, const char *url,
 	if ((resp = calloc(1, sizeof(*resp))) == NULL)
 		return -ENOMEM;
 	sink.resp = resp;
-	curl_easy_reset(c);
+	cu.easy_reset(c);
 	snprintf(line, sizeof(line), "Accept: %s", accept != NULL ? accept : "application/json");
-	if ((tmp = curl_slist_append(hdrs, line)) == NULL)
+	if ((tmp = cu.slist_append(hdrs, line)) == NULL)
 		goto out;
 	hdrs = tmp;
 	if (content_type != NULL) {
 		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
-		if ((tmp = curl_slist_append(hdrs, line)) == NULL)
+		if ((tmp = cu.slist_append(hdrs, line)) == NULL)
 			goto out;
 		hdrs = tmp;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	cu.easy_setopt(c, CURLOPT_URL, url);
+	cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	cu.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_bundle != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout_s);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout_s < HTTP_CONNECT_TIMEOUT_S ? h->timeout_s : HTTP_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		cu.easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	cu.easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+	cu.easy_setopt(c, CURLOPT_TIMEOUT, h->timeout_s);
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout_s < HTTP_CONNECT_TIMEOUT_S ? h->timeout_s : HTTP_CONNECT_TIMEOUT_S);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_BODY_MAX);
+	cu.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	cu.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu.easy_setopt(c, CURLOPT_HEADERDATA, &sink);
+	cu.easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		cu.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		cu.easy_setopt(c, CURLOPT_POST, 1L);
+		cu.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		cu.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	}
-	cc = curl_easy_perform(c);
+	cc = cu.easy_perform(c);
 	if (sink.cap_hit || cc == CURLE_FILESIZE_EXCEEDED) {
 		log_err("%s: response exceeds the size cap (%d bytes body, %d bytes per header)", url, HTTP_BODY_MAX, HTTP_HEADER_MAX);
 		r = -E2BIG;
 		goto out;
 	}
 	if (cc != CURLE_OK) {
-		log_err("%s: %s", url, curl_easy_strerror(cc));
+		log_err("%s: %s", url, cu.easy_strerror(cc));
 		r = -EAGAIN;
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (resp->body == NULL && (resp->body = strdup("")) == NULL)
 		goto out;
 	*ret = resp;
 	resp = NULL;
 	r = 0;
 out:
-	curl_slist_free_all(hdrs);
+	cu.slist_free_all(hdrs);
 	http_resp_free(resp);
 	return r;
 }

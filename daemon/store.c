@@ -220,7 +220,8 @@ store_open(const char *state_dir, struct store **ret)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON")) < 0 ||
+	/* A small page cache: the daemon reads every row once per plan, then sleeps. */
+	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-256")) < 0 ||
 	    (r = quick_check(s)) < 0 || (r = migrate(s)) < 0)
 		goto fail;
 	/* What the connection really uses, for the debug log. */

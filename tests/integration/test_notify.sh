@@ -128,7 +128,7 @@ check "a failed reload does not say \"configuration reloaded\"" \
     not grep -q 'configuration reloaded' "$LOG"
 # Workers renew with the daemon's validated copy, which the broken edit did
 # not reach: STATE/config.PID.N still holds the old files, and they check out.
-copy() { local d; for d in "$S"/config.*/; do printf '%s\n' "${d%/}"; done; }
+copy() { local d; for d in "$S"/config.*/; do [[ -d $d ]] && printf '%s\n' "${d%/}"; done; }
 expect_eq "one copy of the configuration in the state directory" "$(copy | wc -l)" 1
 check "the workers' copy still has the valid configuration" cmp -s "$(copy)/acmed.yaml" "$C/acmed.yaml"
 check "the broken file is not in the workers' copy" test ! -e "$(copy)/zz-broken.yaml"
@@ -162,6 +162,7 @@ if wait_for 10 stopped "$DPID"; then
 else
     fail "SIGTERM: the daemon exits within 10 s" "log:" "$(tail -n 20 "$LOG")"
 fi
+expect_eq "SIGTERM: the daemon's copies of the configuration are removed" "$(copy | grep -c .)" 0
 wait_for 2 grep -q $'\tSTOPPING=1$' "$MSGS"
 check "STOPPING=1 was received" grep -q $'\tSTOPPING=1$' "$MSGS"
 check "no acmed worker is left behind" not pgrep -f -- "--state-dir $(re_quote "$S") renew"
