@@ -129,9 +129,11 @@ CONFDIR		?= /etc/acmed
 INSTALL_HOOKS	 = $(wildcard contrib/hooks/*)
 INSTALL_EXAMPLES = $(wildcard contrib/examples/*.yaml)
 
-# The man pages and examples name the hooks under the default DATADIR; the
-# installed copies name the real one.
-FIXPATHS = sed -e 's|/usr/local/share/acmed|$(DATADIR)|g'
+# The man pages, examples and hooks name the default PREFIX's paths; the
+# installed copies name the real ones.
+FIXPATHS = sed -e 's|/usr/local/share/acmed|$(DATADIR)|g' \
+	   -e 's|/usr/local/share/doc/acmed|$(DOCDIR)|g' \
+	   -e 's|/usr/local/sbin/acmed|$(SBINDIR)/acmed|g'
 
 install: all
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
@@ -149,7 +151,10 @@ install: all
 	$(FIXPATHS) man/acmed.yaml.5 >$(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/acmed.8 $(DESTDIR)$(MANDIR)/man5/acmed.yaml.5
 	install -m 0644 config/acmed.example.yaml $(DESTDIR)$(CONFDIR)/acmed.yaml.example
-	install -m 0755 $(INSTALL_HOOKS) $(DESTDIR)$(DATADIR)/hooks/
+	for f in $(INSTALL_HOOKS); do \
+	    $(FIXPATHS) $$f >$(DESTDIR)$(DATADIR)/hooks/$${f##*/} && \
+	    chmod 0755 $(DESTDIR)$(DATADIR)/hooks/$${f##*/} || exit 1; \
+	done
 	install -m 0644 contrib/polkit/50-acmed.rules $(DESTDIR)$(DATADIR)/polkit/
 	install -m 0644 contrib/completion/acmed.bash $(DESTDIR)$(COMPLETIONDIR)/acmed
 	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/

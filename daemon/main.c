@@ -67,7 +67,10 @@ usage(FILE *f)
 	    "                          revoke the installed certificate (it is then replaced)\n"
 	    "  rollover CA             replace the CA account's key (RFC 8555 7.3.5)\n"
 	    "\n"
-	    "defaults: --config-dir /etc/acmed --state-dir /var/lib/acmed\n");
+	    "options (before or after the command):\n"
+	    "  -c, --config-dir DIR    the *.yaml files (default /etc/acmed)\n"
+	    "  -s, --state-dir DIR     state, accounts and locks (default /var/lib/acmed)\n"
+	    "  -v, --verbose           debug messages too\n");
 }
 
 static int
@@ -656,8 +659,11 @@ daemon_loop(struct daemon *d, int sfd)
 		}
 		if (d->worker <= 0 && plan.ndue > 0)
 			due = d->last_spawn + d->respawn_min;
-		if (d->once && d->worker <= 0)
-			return EXIT_SUCCESS; /* nothing due */
+		if (d->once && d->worker <= 0) {
+			log_info("nothing due; next: %s %s", plan.next_name != NULL ? plan.next_name : "-",
+			    human(plan.next - clock_now(), when, sizeof(when)));
+			return EXIT_SUCCESS;
+		}
 		notify_status("%zu certificate(s), next: %s %s, %zu failing%s", d->cfg->ncerts,
 		    plan.next_name != NULL ? plan.next_name : "-", human(plan.next - clock_now(), when, sizeof(when)),
 		    plan.nfailing, d->worker > 0 ? ", renewing" : "");

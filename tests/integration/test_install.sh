@@ -20,8 +20,8 @@ ok "make install DESTDIR=\$T/dest PREFIX=/usr succeeds"
 # With PREFIX=/usr the examples and man pages name the hooks where they are.
 check "PREFIX=/usr: the installed examples name /usr/share/acmed/hooks" \
     grep -q 'reload: \[/usr/share/acmed/hooks/reload-nginx\]' "$dest/usr/share/doc/acmed/examples/letsencrypt-staging.yaml"
-check "PREFIX=/usr: no installed example or man page names /usr/local/share/acmed" \
-    not grep -rq /usr/local/share/acmed "$dest/usr/share/doc/acmed/examples" "$dest/usr/share/man"
+check "PREFIX=/usr: no installed example, hook or man page names a /usr/local path" \
+    not grep -rqE "/usr/local/(share|sbin)" "$dest/usr/share/doc/acmed/examples" "$dest/usr/share/man" "$dest/usr/share/acmed/hooks"
 check "PREFIX=/usr: the staging example's hook is installed where it says" \
     test -x "$dest/usr/share/acmed/hooks/reload-nginx"
 
