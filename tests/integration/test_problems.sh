@@ -172,17 +172,25 @@ check "no stray file from a token outside the webroot" test ! -e /tmp/acmed-evil
 # ---- 5. polling honours Retry-After, in seconds and as an HTTP-date (obligation 24) --
 # The second authorization fetch (the first poll after answering the
 # challenge) says "pending" with a Retry-After; the next poll must wait it out.
+# One certificate per form, so that neither can get a reused authorization
+# (Pebble may reuse a valid one even at PEBBLE_AUTHZREUSE=0).
 cat >>"$C/acmed.yaml" <<EOF
   - name: poll
     domains: [poll.example.org]
 $(http)
     output: $O/poll
+  - name: polld
+    domains: [polld.example.org]
+$(http)
+    output: $O/polld
 EOF
 for ra in 3 date; do
     proxy_ctl /reset '{}' >/dev/null
+    pc=poll
+    [[ $ra == date ]] && pc=polld
     [[ $ra == date ]] && ra_val=$(LC_ALL=C date -u -d "@$(($(date +%s) + 4))" '+%a, %d %b %Y %H:%M:%S GMT') || ra_val=$ra
-    inject "{\"match\": \"authz\", \"skip\": 1, \"status\": 200, \"retry_after\": \"$ra_val\", \"body\": {\"status\": \"pending\", \"identifier\": {\"type\": \"dns\", \"value\": \"poll.example.org\"}, \"challenges\": []}}"
-    acmed renew --force poll >"$T/poll-$ra.log" 2>&1
+    inject "{\"match\": \"authz\", \"skip\": 1, \"status\": 200, \"retry_after\": \"$ra_val\", \"body\": {\"status\": \"pending\", \"identifier\": {\"type\": \"dns\", \"value\": \"$pc.example.org\"}, \"challenges\": []}}"
+    acmed renew "$pc" >"$T/poll-$ra.log" 2>&1
     expect_eq "authorization pending with Retry-After $ra: issued in the end" "$?" 0
     save_log "poll-$ra"
     gap=$("$PY" -c '
@@ -431,6 +439,31 @@ expect_eq "the threads of the pass ask for one directory and one nonce, and issu
 import collections, json, sys
 k = collections.Counter(e["kind"] for e in json.load(open(sys.argv[1])))
 print(k["directory"], k["nonce"], k["cert"])' "$T/proxy-all-par.json")" "1 1 5"
+
+# ---- 13. the known account: onlyReturnExisting, and accountDoesNotExist (RFC 8555 7.3.1) ---
+# A later pass looks its account up with {"onlyReturnExisting": true} only.
+accounts() { "$PY" -c '
+import json, sys
+for e in json.load(open(sys.argv[1])):
+    if e["kind"] == "newAccount":
+        print(",".join(sorted(e["payload"] or {})), e["status"])' "$1"; }
+proxy_ctl /reset '{}' >/dev/null
+acmed renew --force body >"$T/acct-1.log" 2>&1
+expect_eq "known account: renew exits 0" "$?" 0
+save_log acct-1
+expect_eq "known account: one newAccount, with onlyReturnExisting alone, answered 200" \
+    "$(accounts "$T/proxy-acct-1.json")" "onlyReturnExisting 200"
+# The CA forgot the account (a CA reset): accountDoesNotExist, then a new
+# registration with the same key, and the certificate is still issued.
+proxy_ctl /reset '{}' >/dev/null
+inject "{\"match\": \"newAccount\", \"has\": \"onlyReturnExisting\", \"status\": 400, \"body\": $(problem accountDoesNotExist "no account for this key" 400)}"
+acmed renew --force body >"$T/acct-2.log" 2>&1
+expect_eq "account unknown to the CA: renew exits 0" "$?" 0
+save_log acct-2
+expect_eq "account unknown to the CA: the lookup, then a registration agreeing to the terms" \
+    "$(accounts "$T/proxy-acct-2.json")" "$(printf '%s\n' 'onlyReturnExisting 400' 'contact,termsOfServiceAgreed 200')"
+check "account unknown to the CA: the new account URL is kept" \
+    test -n "$(sqlite3 -batch -noheader "$S/acmed.db" 'SELECT account_url FROM accounts')"
 
 sanitizer_check "$T"/*.log
 finish
