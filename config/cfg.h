@@ -29,7 +29,7 @@ struct cfg_ca {
 	char *eab_hmac_key_file;
 	char *http_timeout_text;
 	unsigned http_timeout; /* seconds per HTTP request; default 30 */
-	char *file;
+	const char *file; /* owned by the struct cfg */
 	unsigned line;
 };
 
@@ -62,7 +62,7 @@ struct cfg_cert {
 	size_t nreload;
 	char **reload_units; /* systemd units to reload over D-Bus */
 	size_t nreload_units;
-	char *file;
+	const char *file; /* owned by the struct cfg */
 	unsigned line;
 };
 
@@ -88,6 +88,8 @@ struct cfg {
 	size_t ncas;
 	struct cfg_cert *certs;
 	size_t ncerts;
+	char **files; /* the names of the files read, for "file" above */
+	size_t nfiles;
 };
 
 struct cfg_diag {

@@ -36,6 +36,7 @@ extern _Thread_local struct acme_call acme_tls;
 #define ORDER_TIMEOUT_DEFAULT_S 600 /* cfg.c's default for global.order_timeout */
 #define RETRY_AFTER_MAX_S (7 * 86400) /* the longest wait a failure may ask for */
 #define POLL_DELAY_MAX_S 30
+#define POLL_FIRST_MS 500 /* before the first poll of an authorization or order */
 #define FINALIZE_TRIES 5
 #define PROFILES_MAX 64
 #define ERR_TYPE_PREFIX "urn:ietf:params:acme:error:"

@@ -306,6 +306,22 @@ poll_sleep(const struct http_resp *resp, unsigned round, time_t deadline)
 		;
 }
 
+/*
+ * Before the first poll of an authorization or order: the CA has just been
+ * asked to validate or to issue, which takes it a moment, and a poll
+ * sooner is a request that cannot succeed yet (RFC 8555 is silent on it).
+ */
+static void
+first_poll_wait(time_t deadline)
+{
+	struct timespec ts = {.tv_nsec = POLL_FIRST_MS * 1000000L};
+
+	if (clock_monotonic() + 1 >= deadline)
+		return;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* POST-as-GET an object; on 200 return its JSON and keep the response. */
 static int
 fetch(struct acme *a, const char *what, const char *url, struct json **ret,
@@ -393,6 +409,7 @@ authz_wait(struct acme *a, struct acme_order *o, const char *url, const char *na
 	unsigned round;
 	int r = -ETIMEDOUT;
 
+	first_poll_wait(deadline);
 	for (round = 0; clock_monotonic() < deadline; round++) {
 		if ((r = fetch(a, "authorization", url, &j, &resp)) < 0)
 			return r;
@@ -521,6 +538,7 @@ order_wait(struct acme *a, struct acme_order *o, enum acme_status until)
 	unsigned round;
 	int r;
 
+	first_poll_wait(deadline);
 	for (round = 0; clock_monotonic() < deadline; round++) {
 		if ((r = fetch(a, "order", o->url, &j, &resp)) < 0)
 			return r;

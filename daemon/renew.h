@@ -32,7 +32,11 @@ struct renew_result {
 int renew_pass(const struct cfg *cfg, struct store *st, const char *state_dir,
     char *const *names, size_t nnames, bool force, struct renew_result *res);
 
-/* Configuration fingerprint of a certificate (CA, names, profile, key). */
+/*
+ * Configuration fingerprint of a certificate: the text of what makes it a
+ * different certificate (CA directory, profile, key type, sorted names, a
+ * line each), for the state to compare with.  The caller frees "ret".
+ */
 int renew_fingerprint(const struct cfg_cert *c, char **ret);
 
 /* When is "c" due, and why (reads the state row and the output files)? */
