@@ -23,11 +23,17 @@ const char *const deploy_files[DEPLOY_FILES] = {"privkey.pem", "cert.pem", "chai
 int
 deploy_present(const struct cfg_cert *c)
 {
+	return deploy_present_in(c->output);
+}
+
+int
+deploy_present_in(const char *output)
+{
 	char path[PATH_MAX];
 	size_t i;
 
 	for (i = 0; i < DEPLOY_FILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->output, deploy_files[i]);
+		snprintf(path, sizeof(path), "%s/%s", output, deploy_files[i]);
 		if (access(path, F_OK) < 0)
 			return 0;
 	}

@@ -36,5 +36,7 @@ void deploy_tidy(const struct cfg_cert *c);
 
 /* Are all four files reachable under OUTPUT? */
 int deploy_present(const struct cfg_cert *c);
+/* The same for the output directory "output". */
+int deploy_present_in(const char *output);
 
 #endif

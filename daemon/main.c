@@ -417,7 +417,8 @@ struct plan {
  * certificates this is most of the daemon's work per wake-up.
  */
 static void
-make_plan(const struct cfg *c, struct store *st, struct plan *ret)
+make_plan(const struct renew_plan_cert *certs, size_t ncerts, struct store *st,
+    struct plan *ret)
 {
 	time_t now = clock_now(), due;
 	bool failing;
@@ -425,15 +426,15 @@ make_plan(const struct cfg *c, struct store *st, struct plan *ret)
 
 	*ret = (struct plan){.next = now + IDLE_WAKE_MAX_S};
 	(void)store_read_begin(st);
-	for (i = 0; i < c->ncerts; i++) {
+	for (i = 0; i < ncerts; i++) {
 		failing = false;
-		if (renew_next(&c->certs[i], st, now, &due, &failing) < 0)
+		if (renew_next(&certs[i], st, now, &due, &failing) < 0)
 			due = now;
 		if (due <= now)
 			ret->ndue++;
 		if (due < ret->next || ret->next_name == NULL) {
 			ret->next = due < ret->next ? due : ret->next;
-			ret->next_name = c->certs[i].name;
+			ret->next_name = certs[i].name;
 		}
 		ret->nfailing += failing;
 	}
@@ -459,7 +460,9 @@ human(time_t secs, char *buf, size_t size)
 
 struct daemon {
 	const struct opts *o;
-	struct cfg *cfg;
+	/* What it plans by: not the parsed configuration, which it frees. */
+	struct renew_plan_cert *certs;
+	size_t ncerts;
 	struct store *st;
 	pid_t worker;
 	time_t last_spawn;
@@ -473,24 +476,55 @@ struct daemon {
 
 #define SNAPSHOT_PREFIX "config."
 
+static void
+free_plan_certs(struct renew_plan_cert *pcs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; pcs != NULL && i < n; i++)
+		renew_plan_cert_fini(&pcs[i]);
+	free(pcs);
+}
+
+/* The daemon's table of "c": what make_plan() needs of each certificate. */
+static int
+plan_certs(const struct cfg *c, struct renew_plan_cert **ret)
+{
+	struct renew_plan_cert *pcs;
+	size_t i;
+
+	if ((pcs = calloc(c->ncerts + 1, sizeof(*pcs))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->ncerts; i++)
+		if (renew_plan_cert_init(&c->certs[i], &pcs[i]) < 0) {
+			free_plan_certs(pcs, i);
+			return -ENOMEM;
+		}
+	*ret = pcs;
+	return 0;
+}
+
 /*
  * Load the configuration for the daemon.  The files are parsed where they
  * are (so that errors name them), then copied to STATE/config.PID.GEN; the
  * copy is what the daemon schedules by and what its workers are given:
  * a worker started after a failed reload runs with the configuration in
- * use, not with the broken files.  Returns 0 and sets d->cfg, or <0 with
- * the errors logged and d->cfg untouched.
+ * use, not with the broken files.  Returns 0 and replaces d->certs, or <0
+ * with the errors logged and d->certs untouched.  With "checked", the
+ * files were just validated where they are.
  */
 static int
-daemon_load(struct daemon *d)
+daemon_load(struct daemon *d, bool checked)
 {
+	struct renew_plan_cert *pcs = NULL;
 	struct cfg_diag diag = {0};
 	char dir[PATH_MAX];
 	struct cfg *c = NULL;
 	size_t i;
 	int r;
 
-	if ((r = load_config(d->o, &c)) < 0)
+	/* Where the operator edits them, unless just done ("checked"). */
+	if (!checked && (r = load_config(d->o, &c)) < 0)
 		return r;
 	cfg_free(c);
 	c = NULL;
@@ -509,12 +543,15 @@ daemon_load(struct daemon *d)
 		return r;
 	}
 	/* The files may have changed since: the copy is what counts. */
-	if ((r = load_config(&(struct opts){dir, d->o->state_dir}, &c)) < 0) {
+	if ((r = load_config(&(struct opts){dir, d->o->state_dir}, &c)) < 0 || (r = plan_certs(c, &pcs)) < 0) {
+		cfg_free(c);
 		(void)fs_remove_flat_dir(dir);
 		return r;
 	}
-	cfg_free(d->cfg);
-	d->cfg = c;
+	free_plan_certs(d->certs, d->ncerts);
+	d->certs = pcs;
+	d->ncerts = c->ncerts;
+	cfg_free(c);
 	d->gen++;
 	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dir);
 	return 0;
@@ -566,10 +603,10 @@ static void
 reload(struct daemon *d)
 {
 	notify_reloading();
-	if (daemon_load(d) < 0) {
+	if (daemon_load(d, false) < 0) {
 		log_err("configuration reload failed; keeping the running configuration");
 	} else {
-		log_notice("configuration reloaded: %zu certificate(s)", d->cfg->ncerts);
+		log_notice("configuration reloaded: %zu certificate(s)", d->ncerts);
 		/* A new configuration gets its pass now, not after the pause. */
 		if (!d->once)
 			d->last_spawn = 0;
@@ -641,7 +678,7 @@ daemon_loop(struct daemon *d, int sfd)
 			notify_watchdog();
 		if (d->once && d->last_spawn != 0 && d->worker <= 0)
 			return d->worker_status == 0 || d->worker_status == EXIT_NOTHING ? EXIT_SUCCESS : EXIT_FAILURE;
-		make_plan(d->cfg, d->st, &plan);
+		make_plan(d->certs, d->ncerts, d->st, &plan);
 #ifdef __GLIBC__
 		/*
 		 * Give back what loading and planning freed: the daemon then
@@ -664,7 +701,7 @@ daemon_loop(struct daemon *d, int sfd)
 			    human(plan.next - clock_now(), when, sizeof(when)));
 			return EXIT_SUCCESS;
 		}
-		notify_status("%zu certificate(s), next: %s %s, %zu failing%s", d->cfg->ncerts,
+		notify_status("%zu certificate(s), next: %s %s, %zu failing%s", d->ncerts,
 		    plan.next_name != NULL ? plan.next_name : "-", human(plan.next - clock_now(), when, sizeof(when)),
 		    plan.nfailing, d->worker > 0 ? ", renewing" : "");
 		/* Wake for the watchdog at half its interval, from this loop. */
@@ -688,6 +725,7 @@ static int
 cmd_run(const struct opts *o, int argc, char **argv)
 {
 	struct daemon d = {.o = o, .respawn_min = respawn_min()};
+	struct cfg *first = NULL;
 	sigset_t mask;
 	int sfd, rc, lockfd = -1;
 
@@ -697,15 +735,14 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* Configuration errors before anything is created in the state. */
-	if (load_config(o, &d.cfg) < 0)
+	if (load_config(o, &first) < 0)
 		return EXIT_CONFIG;
-	cfg_free(d.cfg);
-	d.cfg = NULL;
+	cfg_free(first);
 	if (open_state(o, &d.st) < 0 || (!d.once && (lockfd = lock_state(o, "daemon", false)) < 0)) {
 		store_close(d.st);
 		return EXIT_FAILURE;
 	}
-	if (daemon_load(&d) < 0) {
+	if (daemon_load(&d, true) < 0) {
 		store_close(d.st);
 		return EXIT_CONFIG;
 	}
@@ -721,7 +758,7 @@ cmd_run(const struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	if (!d.once) {
-		log_notice("started: %zu certificate(s), state in %s", d.cfg->ncerts, o->state_dir);
+		log_notice("started: %zu certificate(s), state in %s", d.ncerts, o->state_dir);
 		notify_ready();
 	}
 	rc = daemon_loop(&d, sfd);
@@ -735,7 +772,7 @@ out:
 	if (lockfd >= 0)
 		close(lockfd);
 	store_close(d.st);
-	cfg_free(d.cfg);
+	free_plan_certs(d.certs, d.ncerts);
 	return rc;
 }
 

@@ -154,24 +154,46 @@ renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
 }
 
 int
-renew_next(const struct cfg_cert *c, struct store *st, time_t now,
+renew_plan_cert_init(const struct cfg_cert *c, struct renew_plan_cert *ret)
+{
+	struct renew_plan_cert pc = {NULL, NULL, NULL};
+
+	if ((pc.name = strdup(c->name)) == NULL || (pc.output = strdup(c->output)) == NULL ||
+	    renew_fingerprint(c, &pc.fingerprint) < 0) {
+		renew_plan_cert_fini(&pc);
+		return -ENOMEM;
+	}
+	*ret = pc;
+	return 0;
+}
+
+void
+renew_plan_cert_fini(struct renew_plan_cert *pc)
+{
+	free(pc->name);
+	free(pc->output);
+	free(pc->fingerprint);
+	pc->name = pc->output = pc->fingerprint = NULL;
+}
+
+int
+renew_next(const struct renew_plan_cert *pc, struct store *st, time_t now,
     time_t *ret_next, bool *ret_failing)
 {
 	struct store_cert *row = NULL;
-	const char *reason;
+	enum sched_reason why;
 	time_t due, ari;
 	int r;
 
-	r = store_cert_get(st, c->name, &row);
+	r = store_cert_get(st, pc->name, &row);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	if ((r = due_from_row(c, row, &due, &reason)) == 0) {
-		ari = sched_ari_fetch(row, now);
-		*ret_next = ari < due ? ari : due;
-		*ret_failing = row != NULL && row->failures > 0;
-	}
+	due = sched_due(row, pc->fingerprint, deploy_present_in(pc->output), &why);
+	ari = sched_ari_fetch(row, now);
+	*ret_next = ari < due ? ari : due;
+	*ret_failing = row != NULL && row->failures > 0;
 	store_cert_free(row);
-	return r;
+	return 0;
 }
 
 /* The pass's session for "ca", set up by the first thread that asks. */

@@ -44,11 +44,26 @@ int renew_due(const struct cfg_cert *c, struct store *st, time_t *ret_due,
     const char **ret_reason);
 
 /*
+ * What the scheduler keeps of a certificate: its name, output directory and
+ * configuration fingerprint, all the daemon needs to plan, so that it can
+ * free the parsed configuration (a few hundred bytes a certificate).
+ */
+struct renew_plan_cert {
+	char *name;
+	char *output;
+	char *fingerprint;
+};
+
+/* Fill "ret" from "c"; 0 or -ENOMEM (then nothing to free). */
+int renew_plan_cert_init(const struct cfg_cert *c, struct renew_plan_cert *ret);
+void renew_plan_cert_fini(struct renew_plan_cert *pc);
+
+/*
  * For the scheduler, from one read of the state row: the earlier of the
  * renewal time and the next renewalInfo fetch, and whether the last
  * attempt failed.
  */
-int renew_next(const struct cfg_cert *c, struct store *st, time_t now,
+int renew_next(const struct renew_plan_cert *pc, struct store *st, time_t now,
     time_t *ret_next, bool *ret_failing);
 
 #endif

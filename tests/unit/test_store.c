@@ -70,20 +70,30 @@ test_renew_next(struct store *st, time_t now)
 	struct cfg_ca ca = {.name = ca_name, .directory = ca_dir};
 	struct cfg_cert c = {.name = name, .domains = domains, .ndomains = 1, .ca = &ca,
 	    .key_type = KEY_EC_P256, .output = out};
+	struct renew_plan_cert pc;
 	struct store_cert row;
 	const char *reason;
 	char *fp = NULL;
 	time_t next = 0, due = 0;
 	bool failing = true;
 
+	/* The scheduler's table entry: name, output and fingerprint of "c". */
+	if (renew_plan_cert_init(&c, &pc) != 0) {
+		T_CHECK(!"renew_plan_cert_init");
+		return;
+	}
+	T_STREQ(pc.name, "www");
+	T_STREQ(pc.output, out);
+
 	/* No row: a new certificate, due at once; not failing. */
-	T_CHECK(renew_next(&c, st, now, &next, &failing) == 0);
+	T_CHECK(renew_next(&pc, st, now, &next, &failing) == 0);
 	T_CHECK(next <= now && !failing);
 
 	T_CHECK(renew_fingerprint(&c, &fp) == 0);
+	T_STREQ(pc.fingerprint, fp);
 	row = row_for(name, fp, serial, now);
 	T_CHECK(store_cert_put(st, &row) == 0);
-	T_CHECK(renew_next(&c, st, now, &next, &failing) == 0);
+	T_CHECK(renew_next(&pc, st, now, &next, &failing) == 0);
 	T_CHECK(renew_due(&c, st, &due, &reason) == 0);
 	T_CHECK(next == due && next == sched_renew_point(row.not_before, row.not_after, "www"));
 	T_STREQ(reason, "lifetime fraction");
@@ -93,7 +103,7 @@ test_renew_next(struct store *st, time_t now)
 	row.ari_id = ari_id;
 	row.ari_next_fetch = now + DAY;
 	T_CHECK(store_cert_put(st, &row) == 0);
-	T_CHECK(renew_next(&c, st, now, &next, &failing) == 0);
+	T_CHECK(renew_next(&pc, st, now, &next, &failing) == 0);
 	T_CHECK(next == now + DAY);
 
 	/* A failed attempt is reported, and its backoff is the renewal time. */
@@ -103,11 +113,12 @@ test_renew_next(struct store *st, time_t now)
 	row.last_attempt = now;
 	row.fingerprint = changed;
 	T_CHECK(store_cert_put(st, &row) == 0);
-	T_CHECK(renew_next(&c, st, now, &next, &failing) == 0);
+	T_CHECK(renew_next(&pc, st, now, &next, &failing) == 0);
 	T_CHECK(renew_due(&c, st, &due, &reason) == 0);
 	T_CHECK(failing && next == due && next > now);
 	T_STREQ(reason, "backoff after failure");
 	free(fp);
+	renew_plan_cert_fini(&pc);
 }
 
 int
