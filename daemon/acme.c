@@ -169,17 +169,6 @@ acme_retry_after(const struct acme *a)
 	return acme_tls.retry_after;
 }
 
-unsigned long
-acme_requests(struct acme *a)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&a->mu);
-	n = a->nrequests;
-	pthread_mutex_unlock(&a->mu);
-	return n;
-}
-
 const char *
 acme_status_name(enum acme_status st)
 {
@@ -356,7 +345,6 @@ take_http(struct acme *a, struct http **ret)
 
 	pthread_mutex_lock(&a->mu);
 	*ret = a->nidle > 0 ? a->idle[--a->nidle] : NULL;
-	a->nrequests++;
 	pthread_mutex_unlock(&a->mu);
 	if (*ret != NULL)
 		return 0;
@@ -639,14 +627,12 @@ load_profiles(struct acme *a, const struct json *meta)
 	free(a->profiles);
 	a->profiles = NULL;
 	a->nprofiles = n = 0;
-	a->has_profiles = false;
 	if (profiles == NULL)
 		return 0;
 	if (!json_is_obj(profiles)) {
 		acme_fail(a, "directory: meta.profiles is not an object");
 		return -EPROTO;
 	}
-	a->has_profiles = true;
 	while (json_object_next(profiles, &it, &name, &v))
 		n++;
 	if (n > PROFILES_MAX) {
@@ -705,12 +691,6 @@ out:
 	json_free(dir);
 	http_resp_free(resp);
 	return r;
-}
-
-bool
-acme_has_profiles(const struct acme *a)
-{
-	return a->has_profiles;
 }
 
 size_t

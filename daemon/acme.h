@@ -76,12 +76,9 @@ void acme_fail(struct acme *a, const char *fmt, ...)
 const char *acme_last_problem(const struct acme *a);
 /* Seconds the server asked us to wait with the last failure, or 0. */
 long acme_retry_after(const struct acme *a);
-/* Number of HTTP requests sent so far. */
-unsigned long acme_requests(struct acme *a);
 
 int acme_load_directory(struct acme *a);
 /* Profiles from meta.profiles: count, and name/description by index. */
-bool acme_has_profiles(const struct acme *a);
 size_t acme_nprofiles(const struct acme *a);
 const char *acme_profile_name(const struct acme *a, size_t i);
 const char *acme_profile_description(const struct acme *a, size_t i);

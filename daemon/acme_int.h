@@ -60,7 +60,6 @@ struct acme {
 	char *key_change;
 	char **profiles; /* name, description pairs */
 	size_t nprofiles;
-	bool has_profiles;
 	char *nonces[NONCE_POOL_MAX];
 	size_t nnonces;
 	const struct key *key;
@@ -68,7 +67,6 @@ struct acme {
 	char *eab_kid;
 	unsigned char *eab_key;
 	size_t eab_key_len;
-	unsigned long nrequests;
 	unsigned order_timeout; /* seconds one order may spend polling */
 	unsigned http_timeout;  /* per request, for every handle; 0: default */
 	/* Guards the idle handles and the nonce pool: threads share a session. */
