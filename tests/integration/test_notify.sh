@@ -198,6 +198,10 @@ check "hanging CA: a renewal worker is running" wait_for 5 worker
 check "hanging CA: the worker reads the daemon's copy of the configuration" \
     grep -Eq -- "--config-dir $(re_quote "$S2/config.")[0-9]+\.[0-9]+ " <<<"$(pgrep -af -- "--state-dir $(re_quote "$S2") renew")"
 sleep 0.5 # let the worker reach the CA
+# libcurl is opened where a CA is talked to: in the worker, never the daemon.
+wpid=$(pgrep -f -- "--state-dir $(re_quote "$S2") renew" | head -n 1)
+check "hanging CA: the daemon has not loaded libcurl" not grep -q libcurl "/proc/$DPID/maps"
+check "hanging CA: its worker has (pid ${wpid:-none})" grep -q libcurl "/proc/${wpid:-0}/maps"
 n0=$(pings "$DPID")
 sleep 3
 n1=$(pings "$DPID")

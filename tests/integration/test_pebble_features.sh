@@ -279,6 +279,36 @@ check "account key ec-p384: the account key is on P-384" \
 expect_eq "two accounts registered (rsa, p384), none for the CA without EAB" \
     "$(grep -c 'registered new account' "$T/run2.log")" 2
 
+# ---- 7b. a dns-01 hook that hangs is killed after hook_timeout -------------------------
+C4=$T/config4 S4=$T/state4
+mkdir -p "$C4"
+cat >"$T/dnshang.sh" <<EOF
+#!/bin/sh
+[ "\$1" = add ] || exit 0
+sleep 60 &
+echo \$! >"$T/dnshang.pid"
+wait
+EOF
+chmod 755 "$T/dnshang.sh"
+{
+    echo "global: {hook_timeout: 2}"
+    echo "cas:"
+    ca_yaml pb "$EAB_YAML"
+    echo "certificates:"
+    cert dnshang "[dnshang.example.org]" "" "    challenge: {type: dns-01, hook: [$T/dnshang.sh]}"
+} >"$C4/acmed.yaml"
+SECONDS=0
+"$ACMED" --config-dir "$C4" --state-dir "$S4" renew dnshang >"$T/dnshang.log" 2>&1
+rc=$? took=$SECONDS
+expect_eq "hanging dns-01 hook: the renewal fails (exit 1)" "$rc" 1
+check "hanging dns-01 hook: given up after hook_timeout (2 s), not 60 s (${took}s)" test "$took" -lt 30
+check "hanging dns-01 hook: the timeout is logged" \
+    grep -q 'dnshang.sh did not finish within 2 s; killing its process group' "$T/dnshang.log"
+# (An orphan may linger as a zombie until it is reaped: dead is enough.)
+gone() { [[ ! -e /proc/$1 || $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]; }
+check "hanging dns-01 hook: its child is gone too (the process group was killed)" \
+    wait_for 5 gone "$(cat "$T/dnshang.pid" 2>/dev/null || echo 0)"
+
 sanitizer_check "$T"/*.log "$T"/*.out
 pebble_stop "$T/pebble"
 
